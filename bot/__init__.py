@@ -1,0 +1,1 @@
+"""The Rasa assistant: config, domain, endpoints, and the custom actions in ``bot.actions``."""

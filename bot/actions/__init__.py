@@ -1,0 +1,6 @@
+"""Custom actions served by rasa-sdk (Python 3.11 action server).
+
+rasa-sdk discovers ``Action`` subclasses in the modules imported here.
+"""
+
+from bot.actions import cases, faq, fallback, handoff, hours  # noqa: F401

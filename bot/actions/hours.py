@@ -1,0 +1,191 @@
+"""``action_answer_hours`` and ``action_answer_acceptance``: time questions answered by the hours engine.
+
+The engine (knowledge_base.hours) is pure; these actions only work out *which* center, matter
+category and moment the citizen means, ask when it matters (a Saturday question without a matter),
+and turn the engine's verdict into a specific Chinese reply.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from bot.actions.common import first_entity, is_payload, latest_text, message_time
+from bot.actions.faq import DECLINE_TEXT, utter_entry
+from bot.actions.knowledge import knowledge_service
+from knowledge_base.hours import (
+    CATEGORIES,
+    CalendarNotPublished,
+    Center,
+    acceptance_deadline,
+    check_open,
+    default_calendar,
+    describe_day,
+    describe_status,
+    load_centers,
+    parse_time,
+)
+
+# words that name a Saturday category without naming a matter the KB knows
+CATEGORY_KEYWORDS: dict[str, tuple[str, ...]] = {
+    "社保": ("社保", "养老", "失业", "工伤", "退休"),
+    "医保": ("医保", "医疗保险", "报销", "异地就医"),
+    "民政": ("民政", "结婚", "离婚", "婚姻", "低保", "养老服务"),
+    "公安": ("公安", "户口", "户籍", "身份证", "居住证", "护照", "港澳", "出入境", "签注", "落户"),
+    "残联": ("残联", "残疾"),
+    "住房保障": ("住房保障", "公租房", "保障房", "廉租", "租房补贴"),
+}
+WEEKEND_RE = re.compile(r"周六|星期六|礼拜六|周末|双休|星期天|周日|礼拜天")
+FLEXIBLE_RE = re.compile(r"预约|弹性|提前|早上8|早上八|晚上|下班后|下班以后")
+ONLINE_RE = re.compile(r"网上|线上|网办|在线|app|APP|小程序|政务服务网|网站|手机上")
+OFFLINE_RE = re.compile(r"窗口|现场|线下|大厅")
+
+
+@dataclass(frozen=True)
+class Subject:
+    category: str | None
+    flexible_allowed: bool
+    matter_known: bool
+
+
+@lru_cache(maxsize=1)
+def hours_data() -> tuple[dict[str, Center], Any]:
+    return load_centers(), default_calendar()
+
+
+def resolve_center(tracker: Tracker, text: str, centers: dict[str, Center]) -> Center:
+    """The center named by entity or text (full name, "海淀区", or "海淀"); the city center otherwise."""
+    haystack = " ".join(filter(None, [first_entity(tracker, "center"), tracker.get_slot("center"), text]))
+    for center in centers.values():
+        short = center.name.removesuffix("政务服务中心")
+        names = {center.name, short}
+        if short.endswith("区"):
+            names.add(short.removesuffix("区"))
+        if center.id != "city" and any(n and n in haystack for n in names):
+            return center
+    return centers["city"]
+
+
+def resolve_subject(tracker: Tracker, text: str) -> Subject:
+    category = first_entity(tracker, "category")
+    if category in CATEGORIES:
+        return Subject(category, bool(FLEXIBLE_RE.search(text)), False)
+    matter_text = " ".join(filter(None, [first_entity(tracker, "matter"), text if not is_payload(text) else ""]))
+    if matter_text.strip():
+        answer = knowledge_service().search(matter_text)
+        top = answer.entries[0] if answer.entries else None
+        if answer.result.decision == "answer" and top is not None and top.matter is not None:
+            return Subject(top.matter.saturday_category or "综合", top.matter.flexible_hours, True)
+    for name, words in CATEGORY_KEYWORDS.items():
+        if any(w in text for w in words):
+            return Subject(name, bool(FLEXIBLE_RE.search(text)), False)
+    return Subject(None, bool(FLEXIBLE_RE.search(text)), False)
+
+
+def saturday_categories(center: Center) -> list[str]:
+    return [c for c in CATEGORIES if c in center.saturday.categories]
+
+
+def category_buttons() -> list[dict[str, str]]:
+    buttons = [{"title": c, "payload": f'/ask_hours{{"category": "{c}"}}'} for c in CATEGORIES[:6]]
+    buttons.append({"title": "其他事项", "payload": '/ask_hours{"category": "综合"}'})
+    return buttons
+
+
+class ActionAnswerHours(Action):
+    def name(self) -> str:
+        return "action_answer_hours"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        centers, calendar = hours_data()
+        now = message_time(tracker)
+        text = latest_text(tracker)
+        question = "" if is_payload(text) else text
+        # a category button answers our own question: the time asked about is in the ``date`` slot
+        when_text = question or str(tracker.get_slot("date") or "")
+        when = parse_time(when_text, now, calendar) if when_text else None
+        center = resolve_center(tracker, when_text, centers)
+        subject = resolve_subject(tracker, text)
+
+        asks_weekend = bool(WEEKEND_RE.search(when_text)) or (when is not None and when.start.weekday() >= 5)
+        if subject.category is None and asks_weekend:
+            saturday = "、".join(saturday_categories(center))
+            dispatcher.utter_message(
+                text=f"周六只办理部分高频个人事项（{saturday}）。请问您要办理哪类事项？",
+                buttons=category_buttons(),
+            )
+            return [SlotSet("date", when.text if when is not None else when_text)]
+        category = subject.category or "综合"
+        try:
+            reply = self._describe(center, category, when, now, calendar, subject.flexible_allowed)
+        except CalendarNotPublished as exc:
+            reply = str(exc)
+        if not subject.matter_known and "弹性" in reply:
+            reply += "（早晚弹性办仅适用于支持预约的事项，请先预约。）"
+        dispatcher.utter_message(text=f"{reply}\n地址：{center.address}。" if when is None else reply)
+        return [SlotSet("date", None)]
+
+    @staticmethod
+    def _describe(center: Center, category: str, when: Any, now: dt.datetime, calendar: Any, flexible: bool) -> str:
+        if when is None:
+            today = describe_day(center, category, now.date(), calendar, flexible)
+            saturday = (
+                f"周六 {center.saturday.hours.label()} 办理{'、'.join(saturday_categories(center))}等高频个人事项；"
+                if center.saturday.hours is not None else "周六不对外办理；"
+            )
+            lunch = "午间不间断" if center.lunch.continuous else "午间休息"
+            return (f"{center.name}办公时间：工作日 {center.workday_hours[0].label()}，{lunch}；{saturday}"
+                    f"法定节假日休息。早晚弹性办：法定工作日开门前、下班后各1小时可预约办理。\n今天：{today}")
+        if when.grain in ("minute", "hour"):
+            status = check_open(center, category, when.start, calendar, flexible)
+            return describe_status(center, category, when.start, status)
+        days: list[dt.date] = [when.start.date()]
+        if when.end is not None:
+            last = when.end.date() if when.end.time() != dt.time(0, 0) else when.end.date() - dt.timedelta(days=1)
+            while days[-1] < last and len(days) < 3:
+                days.append(days[-1] + dt.timedelta(days=1))
+        return "\n".join(describe_day(center, category, d, calendar, flexible) for d in days)
+
+
+class ActionAnswerAcceptance(Action):
+    def name(self) -> str:
+        return "action_answer_acceptance"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        _, calendar = hours_data()
+        text = latest_text(tracker)
+        now = message_time(tracker)
+        said_anything = False
+        if ONLINE_RE.search(text) or OFFLINE_RE.search(text):
+            channel = "online" if ONLINE_RE.search(text) else "offline"
+            when = parse_time(text, now, calendar)
+            submitted = when.start if when is not None else now
+            try:
+                deadline = acceptance_deadline(submitted, calendar, channel=channel)
+                dispatcher.utter_message(text=f"{deadline.basis}。")
+            except CalendarNotPublished as exc:
+                dispatcher.utter_message(text=str(exc))
+            said_anything = True
+        events: list[EventType] = []
+        if text and not is_payload(text):
+            answer = knowledge_service().search(text)
+            if answer.result.decision == "answer" and answer.entries:
+                events = utter_entry(answer.entries[0], dispatcher)
+                said_anything = True
+        if not said_anything:
+            dispatcher.utter_message(
+                text="线下窗口申请当场作出是否受理的决定；网上申请在1个工作日内作出受理决定。"
+                "材料不全的，一次性告知需补齐补正的全部材料；符合条件的可容缺受理。" if is_payload(text) else DECLINE_TEXT
+            )
+        return events

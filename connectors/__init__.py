@@ -1,0 +1,1 @@
+"""govbot gateway: the one door for every channel (web, WeChat, app), the conversation store and handoff."""

@@ -1,0 +1,1 @@
+"""Conversation store: citizens, their channel identities, conversations and every message."""

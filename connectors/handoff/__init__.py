@@ -1,0 +1,1 @@
+"""Handoff from the bot to human agents: tickets, queues and positions."""

