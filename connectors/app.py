@@ -13,6 +13,7 @@ from connectors.config import Settings, get_settings
 from connectors.errors import install_error_handlers
 from connectors.gateway import Gateway
 from connectors.health import health_router
+from connectors.hours.views import hours_router
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -36,4 +37,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(channel_cls(gateway).router())
     app.include_router(health_router())
     app.include_router(admin_router())
+    app.include_router(hours_router())
     return app

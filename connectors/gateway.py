@@ -10,6 +10,7 @@ from connectors.cases.service import SqlCaseSystem
 from connectors.config import Settings
 from connectors.db import Database
 from connectors.message_router import MessageRouter
+from connectors.push import PushHub
 from connectors.rasa_client import RasaClient
 
 
@@ -20,6 +21,7 @@ class Gateway:
     rasa: RasaClient
     router: MessageRouter
     actions_http: httpx.AsyncClient
+    push_hub: PushHub
 
     @classmethod
     def build(cls, settings: Settings) -> Gateway:
@@ -33,6 +35,7 @@ class Gateway:
             rasa=rasa,
             router=MessageRouter(db, rasa, default_skill=settings.handoff.default_skill),
             actions_http=httpx.AsyncClient(base_url=settings.actions.base_url, timeout=httpx.Timeout(10.0, connect=2.0)),
+            push_hub=PushHub(),
         )
 
     async def close(self) -> None:

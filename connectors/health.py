@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import httpx
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
+
+from connectors.hours.views import hours_data
+from knowledge_base.hours import coverage_status
 
 
 def health_router() -> APIRouter:
@@ -34,8 +38,13 @@ def health_router() -> APIRouter:
         except Exception as exc:  # noqa: BLE001 - any driver error means "down"
             components["database"] = {"ok": False, "error": str(exc)}
         healthy = all(c.get("ok") for c in components.values())
+        # the holiday calendar running out is a warning for operators, not an outage
+        _, calendar = hours_data()
+        coverage = coverage_status(calendar, datetime.now(timezone(timedelta(hours=8))).date())
+        warnings = [coverage["warning"]] if coverage.get("warning") else []
         return JSONResponse(
-            {"status": "ok" if healthy else "degraded", "components": components},
+            {"status": "ok" if healthy else "degraded", "components": components,
+             "calendar": coverage, "warnings": warnings},
             status_code=200 if healthy else 503,
         )
 

@@ -207,6 +207,8 @@ class KnowledgeBase:
 def _join_centers(matter: Matter) -> str:
     if ALL_CENTERS in matter.centers:
         return "北京市政务服务中心及各区政务服务中心"
+    if set(matter.centers) == set(CENTER_NAMES) - {"city"}:
+        return "各区政务服务中心"
     return "、".join(matter.center_names())
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import tempfile
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -12,6 +13,9 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# in-process code (actions under test) must never touch the developer's var/govbot.db
+_TEST_VAR = Path(tempfile.mkdtemp(prefix="govbot-tests-"))
+os.environ["GOVBOT_DATABASE_URL"] = f"sqlite:///{_TEST_VAR / 'govbot.db'}"
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -28,7 +28,7 @@ from knowledge_base.hours import (
     check_open,
     default_calendar,
     describe_day,
-    describe_status,
+    describe_time,
     load_centers,
     parse_time,
 )
@@ -116,7 +116,9 @@ class ActionAnswerHours(Action):
         center = resolve_center(tracker, when_text, centers)
         subject = resolve_subject(tracker, text)
 
-        asks_weekend = bool(WEEKEND_RE.search(when_text)) or (when is not None and when.start.weekday() >= 5)
+        asks_weekend = bool(WEEKEND_RE.search(when_text)) or (
+            when is not None and when.start is not None and when.start.weekday() >= 5
+        )
         if subject.category is None and asks_weekend:
             saturday = "、".join(saturday_categories(center))
             dispatcher.utter_message(
@@ -145,15 +147,7 @@ class ActionAnswerHours(Action):
             lunch = "午间不间断" if center.lunch.continuous else "午间休息"
             return (f"{center.name}办公时间：工作日 {center.workday_hours[0].label()}，{lunch}；{saturday}"
                     f"法定节假日休息。早晚弹性办：法定工作日开门前、下班后各1小时可预约办理。\n今天：{today}")
-        if when.grain in ("minute", "hour"):
-            status = check_open(center, category, when.start, calendar, flexible)
-            return describe_status(center, category, when.start, status)
-        days: list[dt.date] = [when.start.date()]
-        if when.end is not None:
-            last = when.end.date() if when.end.time() != dt.time(0, 0) else when.end.date() - dt.timedelta(days=1)
-            while days[-1] < last and len(days) < 3:
-                days.append(days[-1] + dt.timedelta(days=1))
-        return "\n".join(describe_day(center, category, d, calendar, flexible) for d in days)
+        return describe_time(center, category, when, calendar, flexible)
 
 
 class ActionAnswerAcceptance(Action):
@@ -170,7 +164,7 @@ class ActionAnswerAcceptance(Action):
         if ONLINE_RE.search(text) or OFFLINE_RE.search(text):
             channel = "online" if ONLINE_RE.search(text) else "offline"
             when = parse_time(text, now, calendar)
-            submitted = when.start if when is not None else now
+            submitted = when.start if when is not None and when.start is not None else now
             try:
                 deadline = acceptance_deadline(submitted, calendar, channel=channel)
                 dispatcher.utter_message(text=f"{deadline.basis}。")

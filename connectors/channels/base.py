@@ -7,6 +7,7 @@ one module with one subclass; the app mounts whatever the registry holds.
 
 from __future__ import annotations
 
+import importlib
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -33,14 +34,26 @@ class Channel(ABC):
     def render(self, replies: list[Reply]) -> Any:
         """Replies in the channel's own format."""
 
+    async def push(self, external_user_id: str, conversation_id: str, replies: list[Reply]) -> bool:
+        """Deliver replies that answer no request (agent messages, queue updates, late bot replies).
+
+        Returns whether the citizen could be reached now; undelivered replies stay in the transcript
+        and are shown to agents. Web-style channels publish to the gateway's push hub.
+        """
+        event = {"type": "replies", "conversation_id": conversation_id, "replies": self.render(replies)}
+        return await self.gateway.push_hub.publish(conversation_id, event) > 0
+
 
 def register_channel(cls: type[Channel]) -> type[Channel]:
     _REGISTRY[cls.name] = cls
     return cls
 
 
-def registered_channels() -> dict[str, type[Channel]]:
-    # channel modules register themselves on import
-    from connectors.channels import web  # noqa: F401
+# one module per channel; each registers itself on import
+CHANNEL_MODULES: tuple[str, ...] = ("web",)
 
+
+def registered_channels() -> dict[str, type[Channel]]:
+    for module in CHANNEL_MODULES:
+        importlib.import_module(f"connectors.channels.{module}")
     return dict(_REGISTRY)

@@ -14,6 +14,7 @@ Public API (everything else is an implementation detail)::
     processing_deadline(start, working_days, cal) -> Deadline   # .to_dict() for /hours/deadline
     parse_time("明天下午三点", now, cal) -> TimeExpr | None
     describe_status(center, category, at, st) / describe_day(center, category, day, cal) -> str
+    describe_time(center, category, parse_time(...), cal) -> str   # answer for any parsed expression
     coverage_status(cal, today) -> dict            # /healthz fragment, warns 60 days ahead
 
 All datetimes are Asia/Shanghai (:data:`TZ`); naive inputs are taken to be Beijing time.
@@ -23,13 +24,13 @@ Dates no calendar source covers are answered as “not published” (mode ``unkn
 
 from __future__ import annotations
 
-from .calendar import (Calendar, CalendarNotPublished, ChineseCalendarSource, DayInfo, HolidayFileError,
+from .calendars import (Calendar, CalendarNotPublished, ChineseCalendarSource, DayInfo, HolidayFileError,
                        HolidayPeriod, LayeredCalendar, OperatorCalendarFile, coverage_status, default_calendar)
 from .centers import (CATEGORIES, Center, CenterConfigError, UnknownCategoryError, UnknownCenterError,
                       load_centers, parse_centers)
 from .deadlines import Deadline, acceptance_deadline, processing_deadline
 from .engine import TZ, DaySchedule, OpenStatus, check_open, day_schedule, next_open, to_beijing
-from .render import describe_day, describe_status
+from .render import describe_day, describe_status, describe_time
 from .timeparse import TimeExpr, parse_time
 
 __all__ = [
@@ -37,7 +38,7 @@ __all__ = [
     "ChineseCalendarSource", "DayInfo", "DaySchedule", "Deadline", "HolidayFileError", "HolidayPeriod",
     "LayeredCalendar", "OpenStatus", "OperatorCalendarFile", "TimeExpr", "UnknownCategoryError",
     "UnknownCenterError", "acceptance_deadline", "check_open", "coverage_status", "day_schedule",
-    "default_calendar", "describe_day", "describe_status", "get_center", "load_centers", "next_open",
+    "default_calendar", "describe_day", "describe_status", "describe_time", "get_center", "load_centers", "next_open",
     "parse_centers", "parse_time", "processing_deadline", "to_beijing",
 ]
 

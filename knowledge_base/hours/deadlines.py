@@ -22,7 +22,7 @@ Offline (窗口) applications are accepted or refused on the spot (当场受理)
 the submission moment itself.
 
 If any day the count must cross lies in a year whose holiday arrangement is not published, a
-:class:`~knowledge_base.hours.calendar.CalendarNotPublished` error is raised rather than guessing.
+:class:`~knowledge_base.hours.calendars.CalendarNotPublished` error is raised rather than guessing.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Literal
 
-from .calendar import Calendar, CalendarNotPublished
+from .calendars import Calendar, CalendarNotPublished
 from .engine import TZ, fmt_day, fmt_moment, to_beijing
 
 #: Close of business used for working-day deadlines (the standard 9:00–17:00 day).

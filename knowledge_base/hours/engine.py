@@ -1,7 +1,7 @@
 """Is a center open for a category at a moment, and when does it next open?
 
 Pure functions over a :class:`~knowledge_base.hours.centers.Center` and a
-:class:`~knowledge_base.hours.calendar.Calendar`; no clock, no I/O, so every answer is testable.
+:class:`~knowledge_base.hours.calendars.Calendar`; no clock, no I/O, so every answer is testable.
 
 Rules implemented (Beijing draft 《政务服务标准化管理办法》):
 
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from .calendar import Calendar, DayInfo, not_published_message
+from .calendars import Calendar, DayInfo, not_published_message
 from .centers import CATEGORIES, Center, DateException, TimeRange, check_category, fmt_time
 
 TZ = ZoneInfo("Asia/Shanghai")

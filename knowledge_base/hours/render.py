@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from .calendar import Calendar
+from .calendars import Calendar
 from .centers import Center, fmt_time
-from .engine import (NEXT_OPEN_HORIZON_DAYS, OpenStatus, _search_next_open, day_schedule, fmt_day,
+from .timeparse import TimeExpr
+from .engine import (NEXT_OPEN_HORIZON_DAYS, OpenStatus, _search_next_open, check_open, day_schedule, fmt_day,
                      fmt_moment, mode_at, to_beijing)
 
 
@@ -72,3 +73,37 @@ def describe_status(center: Center, category: str, at: dt.datetime, status: Open
         booking = "（早晚弹性办，需提前预约）" if status.next_mode == "flexible_appointment" else ""
         text += f"最近可办理时间：{fmt_moment(status.next_open)}{booking}。"
     return text
+
+
+#: Longest range :func:`describe_time` lists day by day (a week plus a weekend).
+_MAX_RANGE_DAYS = 9
+
+
+def describe_time(center: Center, category: str, expr: TimeExpr, calendar: Calendar,
+                  flexible_allowed: bool = False) -> str:
+    """Answer a question about a parsed time expression (the glue a dialogue action needs).
+
+    Moments (minute/hour) get :func:`describe_status`; days and parts of days get
+    :func:`describe_day`; ranges (周末, a holiday) get one summary when closed throughout,
+    otherwise one line per day; unpublished holidays get the “not published” answer.
+    """
+    if not expr.published or expr.start is None:
+        name = expr.holiday or "该日期"
+        end = calendar.coverage_end()
+        tail = f"（当前数据覆盖至{end.year}年{end.month}月{end.day}日）" if end else ""
+        return f"{name}的放假安排尚未发布{tail}，请以国务院办公厅公布的安排为准。"
+    if expr.grain in ("minute", "hour"):
+        st = check_open(center, category, expr.start, calendar, flexible_allowed)
+        return describe_status(center, category, expr.start, st)
+    first = expr.start.date()
+    if expr.grain in ("day", "halfday") or expr.end is None:
+        return describe_day(center, category, first, calendar, flexible_allowed)
+    last = (expr.end - dt.timedelta(seconds=1)).date()
+    days = [first + dt.timedelta(days=i) for i in range((last - first).days + 1)][:_MAX_RANGE_DAYS]
+    scheds = [day_schedule(center, category, d, calendar, flexible_allowed) for d in days]
+    if all(s.known and not s.segments for s in scheds):
+        label = f"{expr.holiday}假期期间，" if expr.holiday else "，"
+        after = dt.datetime.combine(days[-1] + dt.timedelta(days=1), dt.time(0, 0))
+        return (f"{fmt_day(days[0])}至{fmt_day(days[-1])}{label}{center.name}不办理{category}业务。"
+                f"{_next_sentence(center, category, to_beijing(after), calendar, flexible_allowed)}")
+    return "\n".join(describe_day(center, category, d, calendar, flexible_allowed) for d in days)

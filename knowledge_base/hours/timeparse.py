@@ -2,7 +2,7 @@
 
 Why our own rules rather than a general NLU library: the bot only needs the expressions people
 use when asking about office hours, the answers must be predictable and testable, and holiday
-dates must come from the same :class:`~knowledge_base.hours.calendar.Calendar` the engine uses
+dates must come from the same :class:`~knowledge_base.hours.calendars.Calendar` the engine uses
 (so an unpublished holiday is reported as such instead of guessed).
 
 Conventions (all relative to ``now``, an aware Asia/Shanghai datetime):
@@ -30,7 +30,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from .calendar import Calendar, HolidayPeriod
+from .calendars import Calendar, HolidayPeriod
 from .engine import TZ, to_beijing
 
 Grain = Literal["minute", "hour", "halfday", "day", "range"]
@@ -38,6 +38,8 @@ Grain = Literal["minute", "hour", "halfday", "day", "range"]
 
 @dataclass(frozen=True)
 class TimeExpr:
+    """A resolved time expression; ``text`` is the matched span after normalisation (三点 → 3点)."""
+
     start: dt.datetime | None
     end: dt.datetime | None
     grain: Grain
@@ -64,6 +66,9 @@ def _cn_to_int(s: str) -> int | None:
     return None if tens is None or ones is None else tens * 10 + ones
 
 
+_A_BIT_BEFORE = "快慢早晚多少好大小稍再些差高低近远简便详细清"
+
+
 def _normalise(text: str) -> str:
     """Full-width → ASCII, and Chinese numerals → digits where they are clearly numbers.
 
@@ -77,6 +82,8 @@ def _normalise(text: str) -> str:
         after = s[m.end()] if m.end() < len(s) else ""
         if before and before in "周期拜第" and len(m.group()) == 1:
             return m.group()  # 周一 / 星期三 / 礼拜五 / 第一天
+        if m.group() == "一" and after == "点" and before and before in _A_BIT_BEFORE:
+            return m.group()  # 快一点 / 早一点 / 多一点: "a bit", not one o'clock
         if (after and after in "点时分月日号天年个刻") or before == "点":
             if m.group() in ("一", "三") and after == "刻":
                 return m.group()  # 一刻 / 三刻 are quarter hours, handled by the time rule
@@ -296,7 +303,8 @@ def _with_time(st: _State, day: dt.date | None, result, default_grain: Grain, pe
     if day is None:
         if tm is None and period is None:
             return None
-        day = today if today is not None else dt.date.today()
+        assert today is not None, "a time without a date needs today's date"
+        day = today
     if tm is None:
         if period is None:
             return result(_midnight(day), _midnight(day + dt.timedelta(days=1)), default_grain, **extra)

@@ -103,3 +103,15 @@ def test_pii_never_reaches_rasa_or_the_masked_transcript(stack, e2e_settings):
     with tracker.connect() as conn:
         rows = conn.execute(text("SELECT data FROM events")).scalars().all()
     assert rows and not any("11010519491231002X" in r or "13812345678" in r for r in rows)
+
+
+def test_admin_reload_swaps_the_index_without_dropping_requests(stack):
+    import concurrent.futures
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=3) as pool:
+        chats = [pool.submit(say, stack, user(), "居住证怎么办理") for _ in range(4)]
+        reload = httpx.post(f"{stack.base_url}/api/v1/admin/kb/reload", timeout=300)
+        results = [c.result() for c in chats]
+    assert reload.status_code == 200, reload.text
+    assert reload.json()["reloaded"] is True and reload.json()["entries"] >= 150
+    assert all(r["replies"] for r in results)

@@ -9,7 +9,7 @@ from chinese_calendar import constants
 
 from knowledge_base.hours import (Calendar, HolidayFileError, LayeredCalendar, OperatorCalendarFile,
                                   coverage_status, default_calendar)
-from knowledge_base.hours.calendar import DEFAULT_HOLIDAYS_FILE
+from knowledge_base.hours.calendars import DEFAULT_HOLIDAYS_FILE
 
 HOLIDAYS_2026 = sorted(d for d in constants.holidays if d.year == 2026)
 MAKEUPS_2026 = sorted(d for d in constants.workdays if d.year == 2026)
@@ -157,3 +157,11 @@ def test_operator_file_invalid_yaml(tmp_path: Path):
     p.write_text("coverage: [2027\n", encoding="utf-8")
     with pytest.raises(HolidayFileError, match="invalid YAML"):
         OperatorCalendarFile.load(p)
+
+
+def test_adjacent_holidays_form_one_period(cal):
+    periods = cal.holiday_periods(2025)
+    merged = [p for p in periods if "国庆" in p.name]
+    assert len(merged) == 1
+    assert (merged[0].start, merged[0].end) == (dt.date(2025, 10, 1), dt.date(2025, 10, 8))
+    assert "中秋节" in merged[0].name

@@ -221,3 +221,20 @@ def test_describe_status(city, cal):
     assert "可预约办理" in describe_status(city, "综合", t, check_open(city, "综合", t, cal, True))
     t = bj(2026, 11, 26, 20)
     assert "需提前预约" in describe_status(city, "综合", t, check_open(city, "综合", t, cal, True))
+
+
+def test_describe_time_for_each_grain(city, cal):
+    from knowledge_base.hours import describe_time, parse_time
+
+    now = bj(2026, 3, 10, 10)
+
+    def say(text, cat="综合", n=now):
+        return describe_time(city, cat, parse_time(text, n, cal), cal)
+
+    assert say("国庆节") == ("10月1日（周四）至10月7日（周三）国庆节假期期间，北京市政务服务中心不办理综合业务。"
+                          "最近可办理时间：10月8日（周四）9:00。")
+    assert say("明天下午三点").startswith("北京市政务服务中心3月11日（周三）15:00可以办理综合业务")
+    assert say("后天上午") == "3月12日（周四）是工作日，办公时间 9:00–17:00，午间不间断。"
+    weekend = say("周末", "社保").split("\n")
+    assert len(weekend) == 2 and "全天办理社保" in weekend[0] and "休息" in weekend[1]
+    assert "尚未发布" in say("春节", n=bj(2026, 11, 26, 10))

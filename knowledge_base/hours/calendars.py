@@ -114,15 +114,19 @@ def _plain_day(day: dt.date, source: str) -> DayInfo:
 
 
 def _periods_from_days(named_days: Iterable[tuple[dt.date, str]]) -> list[HolidayPeriod]:
-    """Group holiday dates into periods of consecutive days with the same name."""
-    periods: list[HolidayPeriod] = []
+    """Group holiday dates into periods of consecutive days.
+
+    Adjacent holidays form one break (e.g. 2025: 国庆节 and 中秋节 ran 10/1–10/8 together); such a
+    period is named “国庆节、中秋节” so a lookup by either name finds the whole break.
+    """
+    periods: list[tuple[dt.date, dt.date, list[str]]] = []
     for day, name in sorted(named_days):
-        last = periods[-1] if periods else None
-        if last and last.name == name and (day - last.end).days == 1:
-            periods[-1] = HolidayPeriod(name, last.start, day)
+        if periods and (day - periods[-1][1]).days == 1:
+            start, _, names = periods[-1]
+            periods[-1] = (start, day, names if name in names else names + [name])
         else:
-            periods.append(HolidayPeriod(name, day, day))
-    return periods
+            periods.append((day, day, [name]))
+    return [HolidayPeriod("、".join(names), start, end) for start, end, names in periods]
 
 
 class ChineseCalendarSource:

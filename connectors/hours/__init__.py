@@ -1,0 +1,1 @@
+"""HTTP views over the hours engine (knowledge_base.hours)."""

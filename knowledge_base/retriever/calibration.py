@@ -1,0 +1,123 @@
+"""Confidence calibration: features of a ranked candidate list -> probabilities -> decision.
+
+Why: raw e5 cosines are compressed (a no-answer query's best match scores ~0.95, a correct one
+~0.97) and BM25 scores are query-dependent, so no fixed cut on one score separates "answer" from
+"no answer". Two small logistic regressions over a handful of features do:
+
+* ``p_correct`` — probability that the top-1 entry is the right one. This is the reported
+  ``confidence``; ``answer`` when it reaches ``answer_threshold``.
+* ``p_in_kb`` — probability that *some* entry answers the query (the KB covers it). Below
+  ``decline_threshold`` we decline; in between we ``clarify`` with the top 3 as suggestions.
+
+Features (all from the ranked list, none from the text itself, so they transfer across KBs):
+``top`` fused score of hit 1, ``gap`` = top - second, ``cos`` max cosine of hit 1,
+``cen`` cosine with hit 1's centroid, ``bm25`` normalised BM25 of hit 1, ``bm25_max`` best BM25
+over all entries, ``agree`` 1 when the dense-only and BM25-only winners equal hit 1.
+Coefficients are fitted on development data only (``knowledge_base/bench/faq.py --fit``) and
+stored in ``knowledge_base/retriever.toml``; see ``README.md`` next to this file.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+FEATURES = ("top", "gap", "cos", "cen", "bm25", "bm25_max", "agree")
+
+
+@dataclass(frozen=True)
+class Logistic:
+    """sigmoid(intercept + sum(coef_i * (x_i - mean_i) / scale_i)); standardised for stable fits."""
+
+    coef: tuple[float, ...]
+    intercept: float
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+
+    def __call__(self, x: Sequence[float]) -> float:
+        z = self.intercept + sum(c * (v - m) / s for c, v, m, s in
+                                 zip(self.coef, x, self.mean, self.scale))
+        return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
+
+    @classmethod
+    def from_mapping(cls, d: Mapping) -> Logistic:
+        return cls(tuple(d["coef"]), float(d["intercept"]), tuple(d["mean"]), tuple(d["scale"]))
+
+    def to_mapping(self) -> dict:
+        return {"coef": [round(c, 6) for c in self.coef], "intercept": round(self.intercept, 6),
+                "mean": [round(m, 6) for m in self.mean], "scale": [round(s, 6) for s in self.scale]}
+
+    @classmethod
+    def fit(cls, X: np.ndarray, y: np.ndarray, c: float = 1.0) -> Logistic:
+        from sklearn.linear_model import LogisticRegression
+
+        mean = X.mean(axis=0)
+        scale = X.std(axis=0)
+        scale[scale < 1e-6] = 1.0
+        lr = LogisticRegression(C=c, max_iter=5000).fit((X - mean) / scale, y)
+        return cls(tuple(map(float, lr.coef_[0])), float(lr.intercept_[0]),
+                   tuple(map(float, mean)), tuple(map(float, scale)))
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """The two models plus the decision thresholds."""
+
+    p_correct: Logistic
+    p_in_kb: Logistic
+    answer_threshold: float = 0.5
+    decline_threshold: float = 0.5
+    features: tuple[str, ...] = field(default=FEATURES)
+
+    def decide(self, feats: Mapping[str, float]) -> tuple[str, float]:
+        x = [float(feats[f]) for f in self.features]
+        pc = self.p_correct(x)
+        if pc >= self.answer_threshold:
+            return "answer", pc
+        if self.p_in_kb(x) < self.decline_threshold:
+            return "decline", pc
+        return "clarify", pc
+
+    @classmethod
+    def from_mapping(cls, d: Mapping) -> Calibration:
+        return cls(Logistic.from_mapping(d["p_correct"]), Logistic.from_mapping(d["p_in_kb"]),
+                   float(d["answer_threshold"]), float(d["decline_threshold"]),
+                   tuple(d.get("features", FEATURES)))
+
+    def to_mapping(self) -> dict:
+        return {"features": list(self.features), "answer_threshold": round(self.answer_threshold, 4),
+                "decline_threshold": round(self.decline_threshold, 4),
+                "p_correct": self.p_correct.to_mapping(), "p_in_kb": self.p_in_kb.to_mapping()}
+
+
+def fit_calibration(X: np.ndarray, correct: np.ndarray, in_kb: np.ndarray,
+                    min_answer_precision: float = 0.9) -> Calibration:
+    """Fit both models, then pick thresholds on the same data.
+
+    ``decline_threshold`` maximises decline F1 (a no-answer query is handled right only when we
+    decline). ``answer_threshold`` is the lowest value whose answered top-1 precision is at least
+    ``min_answer_precision`` — answering wrongly is worse than offering three suggestions.
+    """
+    pc_model = Logistic.fit(X, correct.astype(int))
+    pk_model = Logistic.fit(X, in_kb.astype(int))
+    pc = np.array([pc_model(x) for x in X])
+    pk = np.array([pk_model(x) for x in X])
+    best_f1, t_dec = -1.0, 0.5
+    for t in np.linspace(0.05, 0.95, 91):
+        dec = pk < t
+        tp = float(np.sum(dec & ~in_kb))
+        prec = tp / max(1.0, float(dec.sum()))
+        rec = tp / max(1.0, float((~in_kb).sum()))
+        f1 = 2 * prec * rec / max(1e-9, prec + rec)
+        if f1 > best_f1:
+            best_f1, t_dec = f1, float(t)
+    t_ans = 0.95
+    for t in np.linspace(0.95, 0.05, 91):
+        ans = (pc >= t) & ~(pk < t_dec)
+        if ans.sum() and float(correct[ans].mean()) >= min_answer_precision:
+            t_ans = float(t)
+        else:
+            break
+    return Calibration(pc_model, pk_model, t_ans, t_dec)
