@@ -14,6 +14,7 @@ from connectors.errors import install_error_handlers
 from connectors.gateway import Gateway
 from connectors.health import health_router
 from connectors.hours.views import hours_router
+from connectors.web.views import install_widget
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -38,4 +39,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health_router())
     app.include_router(admin_router())
     app.include_router(hours_router())
+    install_widget(app)
     return app

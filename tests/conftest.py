@@ -66,6 +66,13 @@ def stack(e2e_settings) -> Iterator[object]:
             "GOVBOT_RASA_TRACKER_DB": settings.rasa.tracker_db,
             "GOVBOT_ACTIONS_PORT": str(settings.actions.port),
             "GOVBOT_GATEWAY_PORT": str(settings.gateway.port),
+            # WeChat channel in plaintext mode; its API base is a closed local port, never the real WeChat
+            "WECHAT_TOKEN": "govbot-e2e-token",
+            "WECHAT_APP_ID": "wxe2e0000000000000",
+            "WECHAT_APP_SECRET": "e2e-secret",
+            "WECHAT_ENCODING_AES_KEY": "",
+            "WECHAT_API_BASE": "http://127.0.0.1:9",
+            "WECHAT_ACCOUNT_TYPE": "official",
         }
     )
     s = Stack(settings, log_dir=work / "logs", env=env)

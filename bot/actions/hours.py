@@ -73,20 +73,47 @@ def resolve_center(tracker: Tracker, text: str, centers: dict[str, Center]) -> C
     return centers["city"]
 
 
-def resolve_subject(tracker: Tracker, text: str) -> Subject:
+def resolve_subject(tracker: Tracker, text: str, time_text: str = "") -> Subject:
+    """Which Saturday category (and whether 早晚弹性办 applies) the question is about.
+
+    The time phrase is removed before asking the knowledge base, so "这周六能办营业执照吗" is
+    matched as "能办营业执照吗". A clarify decision still counts when all suggestions agree.
+    """
     category = first_entity(tracker, "category")
     if category in CATEGORIES:
         return Subject(category, bool(FLEXIBLE_RE.search(text)), False)
-    matter_text = " ".join(filter(None, [first_entity(tracker, "matter"), text if not is_payload(text) else ""]))
-    if matter_text.strip():
+    question = "" if is_payload(text) else text.replace(time_text, " ") if time_text else text
+    matter_text = " ".join(filter(None, [first_entity(tracker, "matter"), question])).strip()
+    if matter_text:
         answer = knowledge_service().search(matter_text)
-        top = answer.entries[0] if answer.entries else None
-        if answer.result.decision == "answer" and top is not None and top.matter is not None:
-            return Subject(top.matter.saturday_category or "综合", top.matter.flexible_hours, True)
+        matters = [e.matter for e in answer.entries[:3] if e.matter is not None]
+        decided = answer.result.decision == "answer" and answer.entries and answer.entries[0].matter is not None
+        agreed = (
+            answer.result.decision == "clarify"
+            and len(matters) == min(3, len(answer.entries))
+            and len({m.saturday_category for m in matters}) == 1
+        )
+        if decided or agreed:
+            matter = answer.entries[0].matter if decided else matters[0]
+            return Subject(matter.saturday_category or "综合", matter.flexible_hours, True)
     for name, words in CATEGORY_KEYWORDS.items():
         if any(w in text for w in words):
             return Subject(name, bool(FLEXIBLE_RE.search(text)), False)
     return Subject(None, bool(FLEXIBLE_RE.search(text)), False)
+
+
+def _is_rest_weekend(when: Any, calendar: Any) -> bool:
+    """Only a weekend that is not a make-up working day needs the matter to be known."""
+    if when.start is None:
+        return False
+    end = when.end or when.start
+    day = when.start.date()
+    while True:
+        if calendar.day_kind(day).kind == "weekend":
+            return True
+        day += dt.timedelta(days=1)
+        if day >= end.date():
+            return False
 
 
 def saturday_categories(center: Center) -> list[str]:
@@ -114,11 +141,9 @@ class ActionAnswerHours(Action):
         when_text = question or str(tracker.get_slot("date") or "")
         when = parse_time(when_text, now, calendar) if when_text else None
         center = resolve_center(tracker, when_text, centers)
-        subject = resolve_subject(tracker, text)
+        subject = resolve_subject(tracker, text, when.text if when is not None else "")
 
-        asks_weekend = bool(WEEKEND_RE.search(when_text)) or (
-            when is not None and when.start is not None and when.start.weekday() >= 5
-        )
+        asks_weekend = _is_rest_weekend(when, calendar) if when is not None else bool(WEEKEND_RE.search(when_text))
         if subject.category is None and asks_weekend:
             saturday = "、".join(saturday_categories(center))
             dispatcher.utter_message(
@@ -133,6 +158,8 @@ class ActionAnswerHours(Action):
             reply = str(exc)
         if not subject.matter_known and "弹性" in reply:
             reply += "（早晚弹性办仅适用于支持预约的事项，请先预约。）"
+        if center.name not in reply:
+            reply = f"{center.name}：{reply}"
         dispatcher.utter_message(text=f"{reply}\n地址：{center.address}。" if when is None else reply)
         return [SlotSet("date", None)]
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from knowledge_base.loader import KBValidationError, load_kb
 from knowledge_base.models import Entry, KnowledgeBase
-from knowledge_base.retriever import Document, RetrievalResult, build_retriever
+from knowledge_base.retriever import Document, HybridRetriever, RetrievalResult
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,9 @@ class KnowledgeService:
                 self._signature = signature  # do not retry the same broken files in a loop
                 raise
             documents = [Document(id=e.id, texts=list(e.questions)) for e in kb.entries]
-            retriever = build_retriever(documents)
+            # reuse the loaded embedding model: a reload rebuilds the index, not the encoder
+            encoder = self._snapshot.retriever.encoder if self._snapshot is not None else None
+            retriever = HybridRetriever.build(documents, encoder=encoder)
             snap = Snapshot(kb, retriever, datetime.now(timezone.utc), time.perf_counter() - started)
             self._snapshot = snap  # the atomic swap
             self._signature = signature

@@ -68,7 +68,8 @@ class SentenceTransformerEncoder:
     """
 
     def __init__(self, model: str | Path = DEFAULT_MODEL, prefixes: dict[str, str] | None = None,
-                 batch_size: int = 64, threads: int | None = None) -> None:
+                 batch_size: int = 64, threads: int | None = None,
+                 query_threads: int | None = None) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         import torch
@@ -79,12 +80,16 @@ class SentenceTransformerEncoder:
         path = Path(model)
         if not path.exists() and str(model) == DEFAULT_MODEL:
             path = ensure_model(DEFAULT_MODEL)
+        elif not path.exists() and (models_dir() / str(model)).exists():
+            path = models_dir() / str(model)
         target = str(path) if path.exists() else str(model)
         self._torch = torch
+        self.path = Path(target)
         self.model = SentenceTransformer(target, device="cpu")
         self.model.eval()
         self.prefixes = dict(E5_PREFIXES if prefixes is None else prefixes)
         self.batch_size = batch_size
+        self.query_threads = query_threads
         getdim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
         self.dim = int(getdim())
         marker = path / "govbot-build.json" if path.exists() else None
@@ -102,8 +107,18 @@ class SentenceTransformerEncoder:
         if not items:
             return np.zeros((0, self.dim), dtype=np.float32)
         with self._lock, self._torch.inference_mode():
-            vecs = self.model.encode(items, batch_size=self.batch_size, convert_to_numpy=True,
-                                     normalize_embeddings=True, show_progress_bar=False)
+            # A single short query gains little from intra-op parallelism, while OpenMP threads
+            # spinning against other busy processes (Rasa, gateway) can cost 10x in latency.
+            prev = self._torch.get_num_threads()
+            small = self.query_threads and len(items) <= 4
+            if small:
+                self._torch.set_num_threads(self.query_threads)
+            try:
+                vecs = self.model.encode(items, batch_size=self.batch_size, convert_to_numpy=True,
+                                         normalize_embeddings=True, show_progress_bar=False)
+            finally:
+                if small:
+                    self._torch.set_num_threads(prev)
         return _l2(vecs)
 
 

@@ -8,6 +8,8 @@ Why: raw e5 cosines are compressed (a no-answer query's best match scores ~0.95,
   ``confidence``; ``answer`` when it reaches ``answer_threshold``.
 * ``p_in_kb`` — probability that *some* entry answers the query (the KB covers it). Below
   ``decline_threshold`` we decline; in between we ``clarify`` with the top 3 as suggestions.
+* ``min_cos`` — an out-of-domain floor on the best cosine (0.5th percentile over correctly ranked
+  dev queries): relative features are inflated in tiny KBs, absolute similarity is not.
 
 Features (all from the ranked list, none from the text itself, so they transfer across KBs):
 ``top`` fused score of hit 1, ``gap`` = top - second, ``cos`` max cosine of hit 1,
@@ -70,10 +72,15 @@ class Calibration:
     answer_threshold: float = 0.5
     decline_threshold: float = 0.5
     features: tuple[str, ...] = field(default=FEATURES)
+    min_cos: float = 0.0
 
     def decide(self, feats: Mapping[str, float]) -> tuple[str, float]:
         x = [float(feats[f]) for f in self.features]
         pc = self.p_correct(x)
+        if float(feats.get("cos", 1.0)) < self.min_cos:
+            # Out-of-domain guard: relative features (gap, head score) are inflated in small
+            # KBs, but no correct match in the dev data had its best cosine this low.
+            return "decline", pc
         if pc >= self.answer_threshold:
             return "answer", pc
         if self.p_in_kb(x) < self.decline_threshold:
@@ -84,11 +91,12 @@ class Calibration:
     def from_mapping(cls, d: Mapping) -> Calibration:
         return cls(Logistic.from_mapping(d["p_correct"]), Logistic.from_mapping(d["p_in_kb"]),
                    float(d["answer_threshold"]), float(d["decline_threshold"]),
-                   tuple(d.get("features", FEATURES)))
+                   tuple(d.get("features", FEATURES)), float(d.get("min_cos", 0.0)))
 
     def to_mapping(self) -> dict:
         return {"features": list(self.features), "answer_threshold": round(self.answer_threshold, 4),
                 "decline_threshold": round(self.decline_threshold, 4),
+                "min_cos": round(self.min_cos, 4),
                 "p_correct": self.p_correct.to_mapping(), "p_in_kb": self.p_in_kb.to_mapping()}
 
 
@@ -115,9 +123,12 @@ def fit_calibration(X: np.ndarray, correct: np.ndarray, in_kb: np.ndarray,
             best_f1, t_dec = f1, float(t)
     t_ans = 0.95
     for t in np.linspace(0.95, 0.05, 91):
-        ans = (pc >= t) & ~(pk < t_dec)
+        ans = pc >= t
         if ans.sum() and float(correct[ans].mean()) >= min_answer_precision:
             t_ans = float(t)
         else:
             break
-    return Calibration(pc_model, pk_model, t_ans, t_dec)
+    # Out-of-domain floor: the 0.5th percentile of the best cosine of correctly ranked queries.
+    cos_idx = FEATURES.index("cos")
+    min_cos = float(np.quantile(X[correct, cos_idx], 0.005)) if correct.any() else 0.0
+    return Calibration(pc_model, pk_model, t_ans, t_dec, FEATURES, min_cos)

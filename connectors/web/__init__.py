@@ -1,0 +1,1 @@
+"""The embeddable web chat widget: static assets, the demo page, push tokens and transcript views."""

@@ -1,0 +1,1 @@
+"""Benchmarks (``govbot-bench``); ``faq.main(argv)`` is the FAQ retriever benchmark."""
