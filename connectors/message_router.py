@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from connectors.config import HandoffSettings
 from connectors.conversations import service as store
 from connectors.conversations.models import Conversation, ConversationMode, MessageAuthor, MessageDirection
 from connectors.db import Database
 from connectors.handoff import service as handoff
+from connectors.hotline12345 import events as hotline_events
+from connectors.identity import service as identity
 from connectors.privacy import mask_pii
 from connectors.rasa_client import BotReply, BotUnavailable, RasaClient
 
@@ -63,6 +67,9 @@ class MessageRouter:
         self.db = db
         self.rasa = rasa
         self.default_skill = default_skill
+        self.handoff_settings = HandoffSettings(default_skill=default_skill)
+        # set by the agent console: told (after commit) of every message agents must see
+        self.agent_events: Callable[[str, str], Awaitable[None]] | None = None
 
     async def handle(self, inbound: Inbound) -> Outcome:
         with self.db.session() as session:
@@ -84,12 +91,25 @@ class MessageRouter:
                 channel=inbound.channel,
                 channel_message_id=inbound.channel_message_id,
             )
+            # identity commands (link codes) are the gateway's business; Rasa never sees them
+            command = identity.handle_command(session, conversation, inbound.channel, inbound.user_id, inbound.text)
+            if command is not None:
+                return self._command_outcome(session, message, command, inbound.channel)
+            thanks = handoff.rate_agent(session, conversation, inbound.text)  # satisfaction after an agent chat
+            if thanks is not None:
+                return self._command_outcome(session, message, identity.CommandResult(conversation, thanks),
+                                             inbound.channel)
+            conversation.channel = inbound.channel  # pushes go to the channel the citizen used last
+            entry_mode = conversation.mode
+            if conversation.mode == ConversationMode.QUEUED and inbound.text.strip() == handoff.CONTACT_12345_PAYLOAD:
+                # the citizen takes the offered 12345 work order instead of waiting: the bot runs that flow
+                handoff.cancel_handoff(session, conversation, outcome="diverted_12345")
             conversation_id, mode, message_id = conversation.id, conversation.mode, message.id
 
         if mode == ConversationMode.BOT:
-            replies, handoff_request, failed = await self._ask_bot(conversation_id, inbound)
+            replies, handoff_request, failed, bot_events = await self._ask_bot(conversation_id, inbound)
         else:
-            replies, handoff_request, failed = [], None, False
+            replies, handoff_request, failed, bot_events = [], None, False, []
 
         with self.db.session() as session:
             conversation = session.get(Conversation, conversation_id, with_for_update=True)
@@ -100,14 +120,20 @@ class MessageRouter:
                 if failed and conversation.bot_failures >= FAILURES_BEFORE_OFFER:
                     replies = [Reply(BUSY_OFFER_HUMAN_TEXT, [HUMAN_BUTTON], MessageAuthor.SYSTEM)]
                 if handoff_request is not None:
-                    ticket = handoff.request_handoff(
-                        session,
-                        conversation,
-                        skill=str(handoff_request.get("skill") or self.default_skill),
-                        reason=str(handoff_request.get("reason") or "citizen_request"),
-                    )
-                    position = handoff.queue_position(session, ticket)
-                    replies.append(Reply(handoff.queue_notice(position), [CANCEL_QUEUE_BUTTON], MessageAuthor.SYSTEM))
+                    replies += [
+                        Reply(text, buttons, MessageAuthor.SYSTEM)
+                        for text, buttons in handoff.admit(
+                            session,
+                            conversation,
+                            skill=str(handoff_request.get("skill") or self.default_skill),
+                            reason=str(handoff_request.get("reason") or "citizen_request"),
+                            settings=self.handoff_settings,
+                        )
+                    ]
+                # --- 12345 work orders / feedback: created in this same transaction ---
+                for text, author in hotline_events.apply_bot_events(session, conversation, bot_events):
+                    replies.append(Reply(text, [], author))
+                # --- end 12345 ---
             elif conversation.mode == ConversationMode.QUEUED:
                 replies = self._queued_replies(session, conversation, inbound.text)
             # in agent mode the message waits for the agent; nothing is said automatically
@@ -124,19 +150,36 @@ class MessageRouter:
                     status="sent",
                     reply_to=message,
                 )
-            return Outcome(conversation.id, conversation.mode, replies)
+            outcome = Outcome(conversation.id, conversation.mode, replies)
+        if self.agent_events is not None and (entry_mode, outcome.mode) != (ConversationMode.BOT, ConversationMode.BOT):
+            # queued, with an agent, or just joined or left a queue: the agent consoles must know
+            await self.agent_events(outcome.conversation_id, outcome.mode)
+        return outcome
 
     async def _ask_bot(
         self, conversation_id: str, inbound: Inbound
-    ) -> tuple[list[Reply], dict[str, Any] | None, bool]:
+    ) -> tuple[list[Reply], dict[str, Any] | None, bool, list[dict[str, Any]]]:
         # Rasa (and its tracker store) only ever sees masked text
         metadata = {"channel": inbound.channel, **inbound.metadata}
         try:
             bot_replies = await self.rasa.send(conversation_id, mask_pii(inbound.text), metadata)
         except BotUnavailable as exc:
             log.warning("rasa unavailable for conversation %s: %s", conversation_id, exc)
-            return [Reply(BUSY_TEXT, [], MessageAuthor.SYSTEM)], None, True
+            return [Reply(BUSY_TEXT, [], MessageAuthor.SYSTEM)], None, True, []
         return _convert(bot_replies)
+
+    def _command_outcome(self, session: Any, message: Any, command: identity.CommandResult, channel: str) -> Outcome:
+        target = command.conversation
+        if message.conversation_id != target.id:
+            # the command belongs to the conversation that continues, so a retry finds it there
+            message.conversation_id = target.id
+            message.seq = store.next_seq(session, target.id)
+            session.flush()
+        message.status = "answered"
+        reply = Reply(command.text, [], MessageAuthor.SYSTEM)
+        store.add_message(session, target, direction=MessageDirection.OUTBOUND, author=reply.author, text=reply.text,
+                          channel=channel, status="sent", reply_to=message)
+        return Outcome(target.id, target.mode, [reply])
 
     def _queued_replies(self, session: Any, conversation: Conversation, text: str) -> list[Reply]:
         if CANCEL_QUEUE_RE.match(text):
@@ -146,24 +189,26 @@ class MessageRouter:
         if ticket is None:  # inconsistent state: recover to bot rather than strand the citizen
             conversation.mode = ConversationMode.BOT
             return [Reply("人工排队已结束，智能客服继续为您服务。", [], MessageAuthor.SYSTEM)]
-        position = handoff.queue_position(session, ticket)
         return [
             Reply(
-                f"您的消息已转给人工客服。{handoff.queue_notice(position)}",
+                f"您的消息已转给人工客服。{handoff.status_notice(session, ticket, self.handoff_settings)}",
                 [CANCEL_QUEUE_BUTTON],
                 MessageAuthor.SYSTEM,
             )
         ]
 
 
-def _convert(bot_replies: list[BotReply]) -> tuple[list[Reply], dict[str, Any] | None, bool]:
+def _convert(bot_replies: list[BotReply]) -> tuple[list[Reply], dict[str, Any] | None, bool, list[dict[str, Any]]]:
     """Map Rasa's replies to ours; a ``govbot`` custom payload carries structured events."""
     replies: list[Reply] = []
     handoff_request: dict[str, Any] | None = None
+    bot_events: list[dict[str, Any]] = []  # 12345 work orders and feedback (connectors.hotline12345.events)
     for item in bot_replies:
         event = (item.custom or {}).get("govbot") if isinstance(item.custom, dict) else None
         if isinstance(event, dict) and event.get("type") == "handoff":
             handoff_request = event
+        elif isinstance(event, dict) and event.get("type") in hotline_events.EVENT_TYPES:
+            bot_events.append(event)
         if item.text:
             replies.append(Reply(item.text, item.buttons))
-    return replies, handoff_request, False
+    return replies, handoff_request, False, bot_events

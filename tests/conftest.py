@@ -36,7 +36,7 @@ def artifacts_dir() -> Path:
 @pytest.fixture(scope="session")
 def e2e_settings(tmp_path_factory: pytest.TempPathFactory):
     """Settings for a private stack: own ports, own databases, the trained model of var/models."""
-    from connectors.config import ActionSettings, GatewaySettings, RasaSettings, load_settings
+    from connectors.config import load_settings
     from connectors.rasa_model import model_path
 
     base = load_settings()
@@ -72,6 +72,7 @@ def stack(e2e_settings) -> Iterator[object]:
             "WECHAT_APP_SECRET": "e2e-secret",
             "WECHAT_ENCODING_AES_KEY": "",
             "WECHAT_API_BASE": "http://127.0.0.1:9",
+            "GOVBOT_APP_KEYS": "e2e-app:e2e-key",
             "WECHAT_ACCOUNT_TYPE": "official",
         }
     )

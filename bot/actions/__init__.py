@@ -3,4 +3,4 @@
 rasa-sdk discovers ``Action`` subclasses in the modules imported here.
 """
 
-from bot.actions import cases, faq, fallback, handoff, hours  # noqa: F401
+from bot.actions import cases, faq, fallback, handoff, hotline, hours  # noqa: F401

@@ -25,7 +25,6 @@ from knowledge_base.hours import (
     CalendarNotPublished,
     Center,
     acceptance_deadline,
-    check_open,
     default_calendar,
     describe_day,
     describe_time,

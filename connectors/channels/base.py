@@ -50,7 +50,7 @@ def register_channel(cls: type[Channel]) -> type[Channel]:
 
 
 # one module per channel; each registers itself on import
-CHANNEL_MODULES: tuple[str, ...] = ("web", "wechat")
+CHANNEL_MODULES: tuple[str, ...] = ("web", "wechat", "app")
 
 
 def registered_channels() -> dict[str, type[Channel]]:

@@ -49,7 +49,7 @@ def current_conversation(session: Session, channel: str, external_id: str) -> Co
     return conversation
 
 
-def _next_seq(session: Session, conversation_id: str) -> int:
+def next_seq(session: Session, conversation_id: str) -> int:
     last = session.scalar(select(func.max(Message.seq)).where(Message.conversation_id == conversation_id))
     return int(last or 0) + 1
 
@@ -83,7 +83,7 @@ def add_message(
 ) -> Message:
     message = Message(
         conversation_id=conversation.id,
-        seq=_next_seq(session, conversation.id),
+        seq=next_seq(session, conversation.id),
         direction=direction,
         author=author,
         text=text,

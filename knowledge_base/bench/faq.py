@@ -284,7 +284,8 @@ def main(argv: list[str] | None = None) -> int:
     metrics = evaluate(retriever, queries)
     entries, texts = retriever.size
     metrics.update({"build_s": build_s, "model_load_s": load_s, "rss_mb": _rss_mb(),
-                    "entries": entries, "texts": texts, "encoder": encoder.model_id})
+                    "entries": entries, "texts": texts, "encoder": retriever.encoder.model_id,
+                    "finetuned": retriever.finetuned})
     if args.scale:
         metrics["scale"] = args.scale
     if tmp is not None:

@@ -5,7 +5,6 @@ per-(text, term) weights turns a query into a sum of a few sparse columns.
 """
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Sequence
 

@@ -1,0 +1,1 @@
+"""One citizen across channels: linking channel identities with one-time codes."""
