@@ -33,7 +33,7 @@ class Gateway:
             settings=settings,
             db=db,
             rasa=rasa,
-            router=MessageRouter(db, rasa, default_skill=settings.handoff.default_skill),
+            router=MessageRouter(db, rasa, handoff_settings=settings.handoff),
             actions_http=httpx.AsyncClient(base_url=settings.actions.base_url, timeout=httpx.Timeout(10.0, connect=2.0)),
             push_hub=PushHub(),
         )

@@ -63,11 +63,11 @@ class Outcome:
 
 
 class MessageRouter:
-    def __init__(self, db: Database, rasa: RasaClient, default_skill: str = "general") -> None:
+    def __init__(self, db: Database, rasa: RasaClient, handoff_settings: HandoffSettings | None = None) -> None:
         self.db = db
         self.rasa = rasa
-        self.default_skill = default_skill
-        self.handoff_settings = HandoffSettings(default_skill=default_skill)
+        self.handoff_settings = handoff_settings or HandoffSettings()
+        self.default_skill = self.handoff_settings.default_skill
         # set by the agent console: told (after commit) of every message agents must see
         self.agent_events: Callable[[str, str], Awaitable[None]] | None = None
 

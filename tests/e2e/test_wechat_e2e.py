@@ -14,14 +14,13 @@ import time
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
-from dataclasses import replace
 
 import httpx
 import pytest
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.utils import WeChatSigner
 
-from tests.conftest import free_port
+from tests.e2e.conftest import extra_gateway
 
 pytestmark = pytest.mark.e2e
 
@@ -96,25 +95,10 @@ def test_url_verification_and_forged_messages(stack):
 @pytest.fixture(scope="module")
 def safe_gateway(stack, e2e_settings) -> Iterator[tuple[str, str, str, str]]:
     """A second gateway in safe mode next to the stack's; yields (base_url, token, aes_key, app_id)."""
-    from connectors.launcher import build_services
-
-    settings, work = e2e_settings
-    port = free_port()
     aes_key = base64.b64encode(os.urandom(32)).decode().rstrip("=")
     base_env = stack.service("gateway").env
-    env = {**base_env, "GOVBOT_GATEWAY_PORT": str(port), "WECHAT_ENCODING_AES_KEY": aes_key}
-    safe_settings = replace(settings, gateway=replace(settings.gateway, port=port))
-    service = next(s for s in build_services(safe_settings, work / "logs-safe", env) if s.name == "gateway")
-    service.start()
-    try:
-        deadline = time.monotonic() + 120
-        while not service.healthy():
-            assert service.alive(), service.tail()
-            assert time.monotonic() < deadline, service.tail()
-            time.sleep(0.5)
-        yield f"http://{settings.gateway.host}:{port}", env["WECHAT_TOKEN"], aes_key, env["WECHAT_APP_ID"]
-    finally:
-        service.stop()
+    with extra_gateway(stack, e2e_settings, {"WECHAT_ENCODING_AES_KEY": aes_key}, "logs-safe") as base_url:
+        yield base_url, base_env["WECHAT_TOKEN"], aes_key, base_env["WECHAT_APP_ID"]
 
 
 def test_safe_mode_question_gets_an_encrypted_passive_reply_with_the_materials(stack, safe_gateway):
