@@ -250,16 +250,23 @@ class OperatorCalendarFile:
         return None
 
 
-def _as_date(value: object, where: str) -> dt.date:
+def iso_date(value: object, allow_datetime: bool = True) -> dt.date | None:
+    """A date from YAML: a date, an ISO ``YYYY-MM-DD`` string or (if allowed) a datetime; else None."""
     if isinstance(value, dt.datetime):
-        return value.date()
+        return value.date() if allow_datetime else None
     if isinstance(value, dt.date):
         return value
     if isinstance(value, str):
         try:
             return dt.date.fromisoformat(value.strip())
         except ValueError:
-            pass
+            return None
+    return None
+
+
+def _as_date(value: object, where: str) -> dt.date:
+    if (day := iso_date(value)) is not None:
+        return day
     raise HolidayFileError(f"{where}: expected a date YYYY-MM-DD, got {value!r}")
 
 

@@ -16,6 +16,8 @@ from typing import Any, Mapping
 
 import yaml
 
+from .calendars import iso_date
+
 #: Matter categories. The first six are the high-frequency personal matters that get Saturday
 #: service under 周末不休息; 综合 covers every other matter.
 CATEGORIES: tuple[str, ...] = ("社保", "医保", "民政", "公安", "残联", "住房保障", "综合")
@@ -140,13 +142,8 @@ def _range(value: Any, where: str) -> TimeRange:
 
 
 def _date(value: Any, where: str) -> dt.date:
-    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
-        return value
-    if isinstance(value, str):
-        try:
-            return dt.date.fromisoformat(value.strip())
-        except ValueError:
-            pass
+    if (day := iso_date(value, allow_datetime=False)) is not None:
+        return day
     raise CenterConfigError(f"{where}: expected a date YYYY-MM-DD, got {value!r}")
 
 

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from connectors.hotline12345.simulator import Simulator12345
-from tests.connectors.conftest import fake_rasa, make_client  # noqa: F401  (fixture re-export)
+from tests.connectors.conftest import client_for, fake_rasa  # noqa: F401  (fixture re-export)
 
 SECRET = "test-12345-shared-secret"
 # small backoff so retry tests take fractions of a second
@@ -32,21 +32,15 @@ def simulator(secret: str) -> Iterator[Simulator12345]:
 
 
 @pytest.fixture
-def gateway_client(tmp_path, monkeypatch, fake_rasa, simulator):  # noqa: F811
+def gateway_client(monkeypatch, fake_rasa, simulator, client_for):  # noqa: F811
     """A gateway whose outbox worker delivers to the simulator; call it to start (env overrides first)."""
-    clients = []
 
     def build(**overrides: str):
         for key, value in {**FAST, "ENDPOINT": simulator.url, **overrides}.items():
             monkeypatch.setenv(f"GOVBOT_HOTLINE12345_{key}", value)
-        client = make_client(tmp_path, fake_rasa.url)
-        client.__enter__()
-        clients.append(client)
-        return client
+        return client_for(fake_rasa.url)
 
-    yield build
-    for client in clients:
-        client.__exit__(None, None, None)
+    return build
 
 
 def wait_for(condition: Callable[[], bool], timeout: float = 10.0, interval: float = 0.02) -> None:
