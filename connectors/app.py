@@ -18,6 +18,8 @@ from connectors.handoff.desk import HandoffDesk
 from connectors.health import health_router
 from connectors.hours.views import hours_router
 from connectors.hotline12345.views import install as install_hotline12345
+from connectors.retention import RetentionJob, load_retention_settings
+from connectors.security import install_security
 from connectors.web.views import install_widget
 
 
@@ -29,7 +31,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         hotline.start()  # 12345 outbox worker
         desk.start()  # handoff: overdue-wait sweep
+        retention.start()  # transcripts older than [retention] days: anonymise / purge
         yield
+        await retention.stop()
+        if rate_limiter is not None:
+            await rate_limiter.close()
         await desk.stop()
         await hotline.stop()
         await gateway.close()
@@ -42,6 +48,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.gateway = gateway
     install_error_handlers(app)
+    # --- limits: body size, rate limits, security headers; before the widget's CORS so 413/429 carry CORS ---
+    rate_limiter = install_security(app)
+    retention = RetentionJob(gateway.db, load_retention_settings())
+    # --- end limits ---
     channels = {name: channel_cls(gateway) for name, channel_cls in registered_channels().items()}
     for channel in channels.values():
         app.include_router(channel.router())

@@ -25,7 +25,7 @@ from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from connectors.channels.base import Channel, register_channel
-from connectors.channels.web import validate_text
+from connectors.channels.web import MAX_SEQ, validate_text
 from connectors.conversations.models import ChannelIdentity, Conversation, ConversationMode
 from connectors.errors import ApiError
 from connectors.message_router import Inbound, Reply
@@ -149,7 +149,10 @@ class AppChannel(Channel):
             x_api_key: str | None = Header(default=None),
         ) -> TokenOut:
             app_id = self._app(x_app_id, x_api_key)
-            token, expires = self.tokens.issue(app_id, body.user_id.strip(), body.ttl_s)
+            user_id = body.user_id.strip()
+            if not user_id:  # a blank id would give every blank-named user one shared conversation
+                raise ApiError(422, "invalid_user_id", "user_id 不能为空", "user_id must not be blank")
+            token, expires = self.tokens.issue(app_id, user_id, body.ttl_s)
             return TokenOut(token=token, expires_at=expires)
 
         @router.post("/messages", response_model=AppMessageOut, summary="Send a citizen message")
@@ -176,7 +179,7 @@ class AppChannel(Channel):
 
         @router.get("/events", response_model=AppEventsOut, summary="Long-poll for messages after a seq")
         async def events(
-            after: int = Query(default=0, ge=0),
+            after: int = Query(default=0, ge=0, le=MAX_SEQ),
             wait: int = Query(default=25, ge=0, le=MAX_WAIT_S, description="seconds to wait when nothing is new"),
             x_app_id: str | None = Header(default=None),
             x_api_key: str | None = Header(default=None),

@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 WS_POLICY_VIOLATION = 1008
 WS_UNKNOWN_CONVERSATION = 4404
 HISTORY_MAX_LIMIT = 500
+# the largest seq a client may name: SQLite and PostgreSQL integers are 64-bit, a bigger one is a 500
+MAX_SEQ = 2**63 - 1
 
 Sender = Callable[[dict[str, Any]], Awaitable[None]]
 
@@ -125,7 +127,7 @@ class WebChannel(Channel):
         async def get_history(
             conversation_id: str = Query(min_length=1, max_length=64),
             token: str = Query(min_length=1, max_length=128),
-            after: int = Query(default=0, ge=0, description="return messages with seq greater than this"),
+            after: int = Query(default=0, ge=0, le=MAX_SEQ, description="return messages with seq greater than this"),
             limit: int = Query(default=200, ge=1, le=HISTORY_MAX_LIMIT),
         ) -> HistoryOut:
             try:
@@ -200,7 +202,7 @@ class WebChannel(Channel):
         conversation_id = websocket.query_params.get("conversation_id", "")
         token = websocket.query_params.get("token", "")
         try:
-            cursor = max(0, int(websocket.query_params.get("after", "0") or 0))
+            cursor = min(MAX_SEQ, max(0, int(websocket.query_params.get("after", "0") or 0)))
         except ValueError:
             cursor = 0
         await websocket.accept()
