@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -20,15 +19,14 @@ from rasa_sdk.executor import CollectingDispatcher
 from bot.actions.common import first_entity, is_payload, latest_text, message_time
 from bot.actions.faq import DECLINE_TEXT, utter_entry
 from bot.actions.knowledge import knowledge_service
+from connectors.hours.views import hours_data
 from knowledge_base.hours import (
     CATEGORIES,
     CalendarNotPublished,
     Center,
     acceptance_deadline,
-    default_calendar,
     describe_day,
     describe_time,
-    load_centers,
     parse_time,
 )
 
@@ -52,11 +50,6 @@ class Subject:
     category: str | None
     flexible_allowed: bool
     matter_known: bool
-
-
-@lru_cache(maxsize=1)
-def hours_data() -> tuple[dict[str, Center], Any]:
-    return load_centers(), default_calendar()
 
 
 def resolve_center(tracker: Tracker, text: str, centers: dict[str, Center]) -> Center:

@@ -56,3 +56,11 @@ def extra_gateway(stack: Any, e2e_settings: Any, env: dict[str, str], log_name: 
         yield f"http://{settings.gateway.host}:{port}"
     finally:
         service.stop()
+
+
+def send_by_keyboard(page: Any, text: str) -> None:
+    """Type into the widget's input the way a citizen does and press Enter."""
+    box = page.get_by_label("输入您的问题")
+    box.focus()
+    page.keyboard.insert_text(text)
+    page.keyboard.press("Enter")

@@ -16,6 +16,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
+from tests.e2e.conftest import send_by_keyboard
+
 pytestmark = pytest.mark.e2e
 
 TIMEOUT_MS = 60_000
@@ -45,13 +47,6 @@ def agent_name(e2e_settings, monkeypatch) -> str:
     return name
 
 
-def send(page: Any, text: str) -> None:
-    box = page.get_by_label("输入您的问题")
-    box.focus()
-    page.keyboard.insert_text(text)
-    page.keyboard.press("Enter")
-
-
 def wait_bot_count(page: Any, count: int) -> None:
     expect(page.locator(".gb-log .gb-from-bot .gb-bubble")).not_to_have_count(count)
     expect(page.locator(".gb-typing")).to_be_hidden()
@@ -76,11 +71,11 @@ def test_citizen_to_agent_and_back_to_bot(browser, stack, artifacts_dir, agent_n
     citizen = new_page(browser, f"{stack.base_url}/", {"width": 1000, "height": 800})
     frames: list[str] = []
     citizen.on("websocket", lambda ws: ws.on("framereceived", lambda payload: frames.append(str(payload))))
-    send(citizen, "社保卡丢了怎么补办")
+    send_by_keyboard(citizen, "社保卡丢了怎么补办")
     wait_bot_count(citizen, 0)
     bot_answer = citizen.locator(".gb-log .gb-from-bot .gb-bubble").first.inner_text()
     count = citizen.locator(".gb-log .gb-from-bot .gb-bubble").count()
-    send(citizen, "转人工")
+    send_by_keyboard(citizen, "转人工")
     wait_bot_count(citizen, count)
     status = citizen.locator(".gb-status")
     expect(status).to_have_text(re.compile(r"正在为您转接人工，(您前面还有 \d+ 人|您已排在第一位)"))
@@ -106,7 +101,7 @@ def test_citizen_to_agent_and_back_to_bot(browser, stack, artifacts_dir, agent_n
     shots(citizen, "3-citizen-got-agent-reply")
 
     # the citizen answers; the console shows it live
-    send(citizen, "好的，谢谢您")
+    send_by_keyboard(citizen, "好的，谢谢您")
     expect(transcript.locator(".ac-from-citizen .ac-text").last).to_have_text("好的，谢谢您")
     shots(agent, "4-chat")
 
@@ -116,7 +111,7 @@ def test_citizen_to_agent_and_back_to_bot(browser, stack, artifacts_dir, agent_n
     expect(citizen.locator(".gb-log")).to_contain_text("请您对本次人工服务进行评价")
     expect(status).to_be_hidden()
     count = citizen.locator(".gb-log .gb-from-bot .gb-bubble").count()
-    send(citizen, "你好")
+    send_by_keyboard(citizen, "你好")
     wait_bot_count(citizen, count)
     expect(citizen.locator(".gb-log .gb-from-bot .gb-bubble").last).to_contain_text("您好")
     shots(citizen, "5-citizen-back-to-bot")

@@ -14,6 +14,8 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
+from tests.e2e.conftest import send_by_keyboard
+
 pytestmark = pytest.mark.e2e
 
 XSS = "<script>alert(1)</script><img src=x onerror=alert(1)>"
@@ -41,13 +43,6 @@ def page(browser, stack) -> Iterator[Any]:
 
 def bot_bubbles(page: Any) -> Any:
     return page.locator(".gb-log .gb-from-bot .gb-bubble")
-
-
-def send_by_keyboard(page: Any, text: str) -> None:
-    box = page.get_by_label("输入您的问题")
-    box.focus()
-    page.keyboard.insert_text(text)
-    page.keyboard.press("Enter")
 
 
 def answered(page: Any, previous_bot_count: int) -> str:
