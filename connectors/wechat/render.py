@@ -99,6 +99,13 @@ def split_text(text: str, max_bytes: int = MAX_TEXT_BYTES) -> list[str]:
     return pieces
 
 
-def passive_xml(text: str, *, our_id: str, citizen: str) -> str:
-    """A passive text reply; ``]]>`` is defused so bot text can never end the CDATA section early."""
-    return TextReply(source=our_id, target=citizen, content=text.replace("]]>", "]] >")).render()
+def passive_xml(text: str, *, our_id: str, citizen: str, create_time: int | None = None) -> str:
+    """A passive text reply; ``]]>`` is defused so bot text can never end the CDATA section early.
+
+    ``create_time`` pins the reply's timestamp: WeChat's retries of one message must get byte-identical
+    replies, so the channel passes the citizen message's own ``CreateTime`` (seconds apart at most).
+    """
+    reply = TextReply(source=our_id, target=citizen, content=text.replace("]]>", "]] >"))
+    if create_time is not None:
+        reply.time = create_time
+    return reply.render()

@@ -1,0 +1,1 @@
+"""Whole-stack benchmarks (``govbot-bench load``, ``govbot-bench faults``): scripts that print numbers."""
