@@ -14,32 +14,17 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Iterator, Literal
 
+from knowledge_base.hours.centers import load_centers
+
 #: Topics an entry may belong to. The order is the display order used by exports and menus.
 TOPICS: tuple[str, ...] = (
     "社保", "医保", "公积金", "户籍", "居住证", "出入境", "企业开办", "个体户", "税务", "不动产",
     "婚姻登记", "生育", "残疾人", "住房保障", "12345", "中心规则", "其他",
 )
 
-#: Service-center ids (must match ``knowledge_base/data/centers.yaml``) → display names.
-CENTER_NAMES: dict[str, str] = {
-    "city": "北京市政务服务中心",
-    "dongcheng": "东城区政务服务中心",
-    "xicheng": "西城区政务服务中心",
-    "chaoyang": "朝阳区政务服务中心",
-    "haidian": "海淀区政务服务中心",
-    "fengtai": "丰台区政务服务中心",
-    "shijingshan": "石景山区政务服务中心",
-    "mentougou": "门头沟区政务服务中心",
-    "fangshan": "房山区政务服务中心",
-    "tongzhou": "通州区政务服务中心",
-    "shunyi": "顺义区政务服务中心",
-    "changping": "昌平区政务服务中心",
-    "daxing": "大兴区政务服务中心",
-    "huairou": "怀柔区政务服务中心",
-    "pinggu": "平谷区政务服务中心",
-    "miyun": "密云区政务服务中心",
-    "yanqing": "延庆区政务服务中心",
-}
+#: Service-center ids → display names, from the hours registry (``knowledge_base/data/centers.yaml``),
+#: so a center added there is at once a valid ``centers`` value of a matter.
+CENTER_NAMES: dict[str, str] = {c.id: c.name for c in load_centers().values()}
 #: ``all`` stands for every center in :data:`CENTER_NAMES`; it must be used alone.
 ALL_CENTERS = "all"
 CENTER_IDS: frozenset[str] = frozenset(CENTER_NAMES) | {ALL_CENTERS}
