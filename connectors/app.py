@@ -18,6 +18,8 @@ from connectors.handoff.desk import HandoffDesk
 from connectors.health import health_router
 from connectors.hours.views import hours_router
 from connectors.hotline12345.views import install as install_hotline12345
+from connectors.privacy import install_log_masking
+from connectors.reliability import install_reliability
 from connectors.retention import RetentionJob, load_retention_settings
 from connectors.security import install_security
 from connectors.web.views import install_widget
@@ -25,6 +27,7 @@ from connectors.web.views import install_widget
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    install_log_masking()  # PII never reaches a log line (connectors.privacy.logfilter)
     gateway = Gateway.build(settings)
 
     @asynccontextmanager
@@ -56,6 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for channel in channels.values():
         app.include_router(channel.router())
     app.state.channels = channels
+    install_reliability(app, gateway, channels)  # DB errors → 503; unanswered messages answered after a crash
     # --- 12345 work orders + feedback (connectors.hotline12345, connectors.feedback) ---
     hotline = install_hotline12345(app, gateway, channels)
     app.include_router(feedback_router(gateway, channels))

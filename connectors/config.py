@@ -109,6 +109,24 @@ class HandoffSettings:
 
 
 @dataclass(frozen=True)
+class RedisSettings:
+    """Shared state for several gateways and Rasa servers; empty ``url`` = one instance, nothing shared.
+
+    Set, it switches on together: Rasa's lock store (one message per conversation at a time across
+    Rasa servers), the WebSocket relay between gateways (push hub and agent consoles) and the shared
+    WeChat access token. A password belongs in the URL given by ``GOVBOT_REDIS_URL``, never the file.
+    """
+
+    url: str = ""
+    # every key and pub/sub channel starts with this, so several deployments (or tests) share one Redis
+    key_prefix: str = "govbot"
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.url)
+
+
+@dataclass(frozen=True)
 class Settings:
     database_url: str = "sqlite:///var/govbot.db"
     rasa: RasaSettings = field(default_factory=RasaSettings)
@@ -116,6 +134,7 @@ class Settings:
     gateway: GatewaySettings = field(default_factory=GatewaySettings)
     knowledge_base: KnowledgeBaseSettings = field(default_factory=KnowledgeBaseSettings)
     handoff: HandoffSettings = field(default_factory=HandoffSettings)
+    redis: RedisSettings = field(default_factory=RedisSettings)
 
     @property
     def kb_path(self) -> Path:
@@ -140,6 +159,7 @@ def load_settings(path: str | Path | None = None) -> Settings:
             **_section(data, "knowledge_base", _dataclass_defaults(KnowledgeBaseSettings))
         ),
         handoff=HandoffSettings(**_section(data, "handoff", _dataclass_defaults(HandoffSettings))),
+        redis=RedisSettings(**_section(data, "redis", _dataclass_defaults(RedisSettings))),
     )
 
 

@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
+from urllib.parse import unquote, urlsplit
 
 import httpx
 
@@ -73,24 +74,59 @@ class Service:
             return ""
 
 
+def lock_store_env(settings: Settings) -> dict[str, str]:
+    """Rasa's lock store from ``[redis]``: in memory for one Rasa server, Redis when ``url`` is set.
+
+    The lock store makes each Rasa server handle one message per conversation at a time; with several
+    Rasa servers behind several gateways only a shared (Redis) lock keeps a conversation's turns in
+    order. Rasa takes host, port, db and password separately, and a key prefix of letters and digits.
+    """
+    redis = settings.redis
+    if not redis.enabled:
+        return {"GOVBOT_LOCK_STORE": "in_memory", "GOVBOT_LOCK_STORE_HOST": "", "GOVBOT_LOCK_STORE_PORT": "6379",
+                "GOVBOT_LOCK_STORE_DB": "0", "GOVBOT_LOCK_STORE_PASSWORD": "", "GOVBOT_LOCK_STORE_PREFIX": ""}
+    url = urlsplit(redis.url)
+    if url.scheme != "redis":
+        # Rasa's lock store takes use_ssl as a boolean, which ${...} values in endpoints.yml cannot be
+        raise ValueError(f"[redis] url must be redis://[:password@]host:port/db, got {redis.url!r}")
+    db = url.path.strip("/") or "0"
+    prefix = "".join(ch for ch in redis.key_prefix if ch.isalnum()) or "govbot"
+    return {
+        "GOVBOT_LOCK_STORE": "redis",
+        "GOVBOT_LOCK_STORE_HOST": url.hostname or "127.0.0.1",
+        "GOVBOT_LOCK_STORE_PORT": str(url.port or 6379),
+        "GOVBOT_LOCK_STORE_DB": db,
+        "GOVBOT_LOCK_STORE_PASSWORD": unquote(url.password or ""),
+        "GOVBOT_LOCK_STORE_PREFIX": prefix,
+    }
+
+
+def tracker_env(settings: Settings) -> dict[str, str]:
+    """Rasa's SQL tracker store: a SQLite file by default; ``tracker_dialect = "postgresql"`` with
+    ``tracker_host`` (``host:port``, or a full ``postgresql://…`` URL) and ``tracker_db``. User and
+    password are secrets: ``GOVBOT_RASA_TRACKER_USER`` / ``GOVBOT_RASA_TRACKER_PASSWORD``."""
+    rasa = settings.rasa
+    tracker_db = rasa.tracker_db
+    if rasa.tracker_dialect == "sqlite":
+        tracker_db = str(resolve_path(tracker_db))
+        Path(tracker_db).parent.mkdir(parents=True, exist_ok=True)
+    return {
+        "GOVBOT_TRACKER_DIALECT": rasa.tracker_dialect,
+        "GOVBOT_TRACKER_HOST": rasa.tracker_host,
+        "GOVBOT_TRACKER_DB": tracker_db,
+        "GOVBOT_TRACKER_USER": os.environ.get("GOVBOT_RASA_TRACKER_USER", ""),
+        "GOVBOT_TRACKER_PASSWORD": os.environ.get("GOVBOT_RASA_TRACKER_PASSWORD", ""),
+    }
+
+
 def stack_env(settings: Settings) -> dict[str, str]:
     """Environment shared by the three processes; fills the ${...} values of bot/endpoints.yml."""
     env = rasa_env()
-    tracker_host = env.get("GOVBOT_TRACKER_HOST", settings.rasa.tracker_host)
-    tracker_db = settings.rasa.tracker_db
-    if settings.rasa.tracker_dialect == "sqlite":
-        tracker_db = str(resolve_path(tracker_db))
-        Path(tracker_db).parent.mkdir(parents=True, exist_ok=True)
     env.update(
         {
             "GOVBOT_ACTION_ENDPOINT": f"{settings.actions.base_url}/webhook",
-            "GOVBOT_TRACKER_DIALECT": settings.rasa.tracker_dialect,
-            "GOVBOT_TRACKER_HOST": tracker_host,
-            "GOVBOT_TRACKER_DB": tracker_db,
-            "GOVBOT_LOCK_STORE": env.get("GOVBOT_LOCK_STORE", "in_memory"),
-            "GOVBOT_LOCK_STORE_HOST": env.get("GOVBOT_LOCK_STORE_HOST", "127.0.0.1"),
-            "GOVBOT_LOCK_STORE_PORT": env.get("GOVBOT_LOCK_STORE_PORT", "6379"),
-            "GOVBOT_LOCK_STORE_DB": env.get("GOVBOT_LOCK_STORE_DB", "1"),
+            **tracker_env(settings),
+            **lock_store_env(settings),
             "HF_HUB_OFFLINE": "1",
             "TRANSFORMERS_OFFLINE": "1",
             "PYTHONUNBUFFERED": "1",
@@ -132,9 +168,14 @@ def build_services(settings: Settings, log_dir: Path, env: dict[str, str] | None
 
 
 class Stack:
-    def __init__(self, settings: Settings, log_dir: Path | None = None, env: dict[str, str] | None = None) -> None:
+    """Processes started together and stopped in reverse order: the three of ``make run`` by default,
+    or any ``services`` (several gateways and Rasa servers of a scale-out test), all started at once."""
+
+    def __init__(self, settings: Settings, log_dir: Path | None = None, env: dict[str, str] | None = None,
+                 services: list[Service] | None = None) -> None:
         self.settings = settings
-        self.services = build_services(settings, log_dir or resolve_path("var/log"), env)
+        self.services = services if services is not None else build_services(
+            settings, log_dir or resolve_path("var/log"), env)
 
     def start(self, timeout: float = 240.0) -> None:
         for service in self.services:
@@ -170,3 +211,32 @@ class Stack:
                 if not service.alive():
                     return service.name
             time.sleep(1.0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """One process of the stack in the foreground, for deployments that run each under systemd, a
+    container or a supervisor on its own machine: ``python -m connectors.launcher gateway`` (or
+    ``rasa`` / ``actions``) starts it exactly as ``make run`` would, with the ``${...}`` values of
+    bot/endpoints.yml filled from govbot.toml and GOVBOT_* overrides; ``env`` prints those values."""
+    import argparse
+    import shlex
+
+    from connectors.config import load_settings
+
+    parser = argparse.ArgumentParser(prog="python -m connectors.launcher", description=main.__doc__)
+    parser.add_argument("what", choices=["rasa", "actions", "gateway", "env"])
+    args = parser.parse_args(argv)
+    settings = load_settings()
+    env = stack_env(settings)
+    if args.what == "env":
+        for key in sorted({"GOVBOT_ACTION_ENDPOINT", *tracker_env(settings), *lock_store_env(settings)}):
+            print(f"export {key}={shlex.quote(env[key])}")
+        return 0
+    service = next(s for s in build_services(settings, resolve_path("var/log"), env) if s.name == args.what)
+    os.chdir(PROJECT_ROOT)
+    os.execvpe(service.cmd[0], service.cmd, service.env)  # replaces this process: signals reach it directly
+    return 1  # pragma: no cover - exec does not return
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -69,7 +69,7 @@ def resolve_subject(tracker: Tracker, text: str, time_text: str = "") -> Subject
     """Which Saturday category (and whether 早晚弹性办 applies) the question is about.
 
     The time phrase is removed before asking the knowledge base, so "这周六能办营业执照吗" is
-    matched as "能办营业执照吗". A clarify decision still counts when all suggestions agree.
+    matched as "能办营业执照吗". A clarify decision still counts when the matters among the suggestions agree.
     """
     category = first_entity(tracker, "category")
     if category in CATEGORIES:
@@ -80,9 +80,10 @@ def resolve_subject(tracker: Tracker, text: str, time_text: str = "") -> Subject
         answer = knowledge_service().search(matter_text)
         matters = [e.matter for e in answer.entries[:3] if e.matter is not None]
         decided = answer.result.decision == "answer" and answer.entries and answer.entries[0].matter is not None
+        # suggestions that are plain FAQ entries (no matter) do not contradict the matters among them
         agreed = (
             answer.result.decision == "clarify"
-            and len(matters) == min(3, len(answer.entries))
+            and bool(answer.entries) and answer.entries[0].matter is not None
             and len({m.saturday_category for m in matters}) == 1
         )
         if decided or agreed:

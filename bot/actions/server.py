@@ -18,6 +18,7 @@ from rasa_sdk.executor import ActionExecutor
 from sanic import Sanic, response
 from sanic.request import Request
 
+from connectors.privacy import install_log_masking
 from knowledge_base.loader import KBValidationError
 
 log = logging.getLogger("govbot.actions")
@@ -75,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=settings.actions.port)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    install_log_masking()  # PII never reaches a log line (connectors.privacy.logfilter)
     app = build_app()
     app.run(host=args.host, port=args.port, single_process=True, access_log=False, motd=False)
     return 0

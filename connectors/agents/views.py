@@ -277,7 +277,7 @@ def agent_router(desk: HandoffDesk) -> APIRouter:  # noqa: C901 - one closure pe
 
         seq = await desk.run(work)
         delivered = await desk.push_citizen(conversation_id, text, author=MessageAuthor.AGENT)
-        desk.hub.to_agent(agent.id, {"type": "message", "conversation_id": conversation_id, "mode": "agent"})
+        await desk.hub.to_agent(agent.id, {"type": "message", "conversation_id": conversation_id, "mode": "agent"})
         return {"seq": seq, "delivered": delivered}
 
     @router.post("/api/v1/agent/conversations/{conversation_id}/transfer")

@@ -70,6 +70,8 @@ class HistoryOut(BaseModel):
 
 
 def validate_text(text: str, max_chars: int) -> str:
+    # NUL never comes from a keyboard, and PostgreSQL refuses it in text columns (it was a 500 there)
+    text = text.replace("\x00", "")
     if not text or not text.strip():
         raise ApiError(422, "empty_text", "消息内容不能为空", "text must not be empty")
     if len(text) > max_chars:

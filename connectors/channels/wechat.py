@@ -30,6 +30,7 @@ from wechatpy.messages import BaseMessage
 from connectors.channels.base import Channel, register_channel
 from connectors.errors import ApiError
 from connectors.message_router import Inbound, Outcome, Reply
+from connectors.reliability import DATABASE_UNAVAILABLE
 from connectors.wechat.api import CustomerServiceClient, SendResult
 from connectors.wechat.delivery import mark_custom_send, went_through_custom_send
 from connectors.wechat.menus import resolve_choice
@@ -44,7 +45,7 @@ from connectors.wechat.render import (
 )
 from connectors.wechat.security import SafeMode, verify_signature
 from connectors.wechat.settings import WeChatSettings
-from connectors.wechat.token import AccessTokenManager
+from connectors.wechat.token import build_token_manager
 
 if TYPE_CHECKING:
     from connectors.gateway import Gateway
@@ -85,7 +86,7 @@ class WeChatChannel(Channel):
         self.problems = self.settings.problems()
         self.http = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=3.0))
         s = self.settings
-        self.tokens = AccessTokenManager(self.http, s.api_base, s.app_id, s.app_secret)
+        self.tokens = build_token_manager(self.http, s, gateway.settings.redis)  # shared via Redis if configured
         self.api = CustomerServiceClient(self.http, self.settings.api_base, self.tokens)
         self.safe: SafeMode | None = None
         if not self.problems and self.settings.safe_mode:
@@ -222,6 +223,11 @@ class WeChatChannel(Channel):
     def _passive_or_async(self, pending: _Pending) -> str | None:
         if pending.task.cancelled() or pending.task.exception() is not None:
             self._inflight.pop(pending.key, None)
+            error = None if pending.task.cancelled() else pending.task.exception()
+            if isinstance(error, DATABASE_UNAVAILABLE):
+                # not "success": WeChat would never send the message again. A 503 (connectors.reliability)
+                # makes it retry, deduped by MsgId; a message stored before the failure is answered then
+                raise error
             log.error("wechat message %s could not be handled", pending.key, exc_info=pending.task.exception())
             return None
         if pending.delivery == ASYNC:

@@ -108,5 +108,8 @@ class Message(Base):
     # outbound replies point at the inbound message they answer, so a retried inbound gets the same replies
     reply_to_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # inbound: the lease of the process answering it (renewed while it works; created_at until then),
+    # so with several gateways exactly one of them answers a message whose first gateway died
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
     conversation: Mapped[Conversation] = relationship(back_populates="messages")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from connectors.conversations.models import (
@@ -98,6 +99,31 @@ def add_message(
     conversation.updated_at = utcnow()
     session.flush()
     return message
+
+
+def claim_inbound(session: Session, message_id: int, lease_s: float) -> bool:
+    """Take (or renew) the lease on answering a stored, unanswered inbound; False if it is held or done.
+
+    One conditional UPDATE, so of several gateways recovering the same orphan exactly one wins, on
+    SQLite and PostgreSQL alike. A message nobody claimed yet counts as claimed when it was stored.
+    """
+    now = utcnow()
+    result = session.execute(
+        update(Message)
+        .where(Message.id == message_id, Message.status == "received",
+               func.coalesce(Message.claimed_at, Message.created_at) <= now - timedelta(seconds=lease_s))
+        .values(claimed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+def renew_claim(session: Session, message_id: int) -> None:
+    """The owner is still answering: push its lease forward."""
+    session.execute(
+        update(Message).where(Message.id == message_id, Message.status == "received")
+        .values(claimed_at=utcnow()).execution_options(synchronize_session=False)
+    )
 
 
 def transcript(session: Session, conversation_id: str) -> list[Message]:

@@ -1,8 +1,9 @@
 """The live side of handoff: agent console fan-out and pushes to citizens after each commit.
 
 :mod:`connectors.handoff.service` changes the database; the desk runs those changes in a worker
-thread, then tells the agents (WebSocket events through :class:`AgentHub`) and the citizen (their
-channel's ``push``). A background sweep offers a 12345 work order to citizens who waited too long.
+thread, then tells the agents (WebSocket events through :class:`AgentHub`, or :class:`RedisAgentHub`
+when several gateways share ``[redis] url``) and the citizen (their channel's ``push``). A background
+sweep offers a 12345 work order to citizens who waited too long.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from connectors.conversations.models import ChannelIdentity, Conversation
 from connectors.handoff import service as handoff
 from connectors.handoff.service import Notice
+from connectors.redis_bus import RedisBus
 
 if TYPE_CHECKING:
     from connectors.channels.base import Channel
@@ -31,7 +33,11 @@ T = TypeVar("T")
 
 
 class AgentHub:
-    """In-process fan-out to connected agent consoles, by agent id and by skill."""
+    """In-process fan-out to connected agent consoles, by agent id and by skill.
+
+    The sending methods are coroutines so that :class:`RedisAgentHub` (several gateways) can share
+    the interface; here they never wait.
+    """
 
     def __init__(self, queue_size: int = 200) -> None:
         self._sockets: dict[str, set[asyncio.Queue[dict[str, Any]]]] = defaultdict(set)
@@ -59,21 +65,76 @@ class AgentHub:
                 sent += 1
         return sent
 
-    def to_agent(self, agent_id: str | None, event: dict[str, Any]) -> int:
+    async def to_agent(self, agent_id: str | None, event: dict[str, Any]) -> int:
         return self._put(agent_id, event) if agent_id else 0
 
-    def to_skill(self, skill: str | None, event: dict[str, Any]) -> int:
+    async def to_skill(self, skill: str | None, event: dict[str, Any]) -> int:
         return sum(self._put(a, event) for a, skills in list(self._skills.items()) if skill in skills)
+
+    async def to_all(self, event: dict[str, Any]) -> int:
+        return sum(self._put(a, event) for a in list(self._sockets))
 
     def connected(self) -> list[str]:
         return list(self._sockets)
+
+
+class RedisAgentHub:
+    """:class:`AgentHub` across gateways: every event goes through one Redis channel, ``<prefix>:agents``.
+
+    Agents are few (tens, not thousands), so one channel that every gateway with a console open
+    listens on is simpler than a channel per agent or skill; each socket keeps only the events for
+    its agent or skills. The counts returned are gateways reached, not sockets.
+    """
+
+    def __init__(self, bus: RedisBus, key_prefix: str, queue_size: int = 200) -> None:
+        self._bus = bus
+        self._channel = f"{key_prefix}:agents"
+        self._size = queue_size
+        self._local: dict[str, int] = defaultdict(int)
+
+    @asynccontextmanager
+    async def subscribe(self, agent_id: str, skills: list[str]) -> AsyncIterator[asyncio.Queue[dict[str, Any]]]:
+        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(self._size)
+        mine = set(skills)
+
+        def deliver(message: dict[str, Any]) -> None:
+            to, key = message.get("to"), message.get("key")
+            if to == "all" or (to == "agent" and key == agent_id) or (to == "skill" and key in mine):
+                with contextlib.suppress(asyncio.QueueFull):
+                    queue.put_nowait(message["event"])
+
+        self._local[agent_id] += 1
+        try:
+            async with self._bus.listen(self._channel, deliver):
+                yield queue
+        finally:
+            self._local[agent_id] -= 1
+            if not self._local[agent_id]:
+                del self._local[agent_id]
+
+    async def to_agent(self, agent_id: str | None, event: dict[str, Any]) -> int:
+        return await self._bus.publish(self._channel, {"to": "agent", "key": agent_id, "event": event}) if agent_id else 0
+
+    async def to_skill(self, skill: str | None, event: dict[str, Any]) -> int:
+        return await self._bus.publish(self._channel, {"to": "skill", "key": skill, "event": event})
+
+    async def to_all(self, event: dict[str, Any]) -> int:
+        return await self._bus.publish(self._channel, {"to": "all", "key": None, "event": event})
+
+    def connected(self) -> list[str]:
+        """Agents with a console open on this gateway."""
+        return list(self._local)
+
+
+def build_agent_hub(bus: RedisBus | None, key_prefix: str = "govbot") -> AgentHub | RedisAgentHub:
+    return RedisAgentHub(bus, key_prefix) if bus is not None else AgentHub()
 
 
 class HandoffDesk:
     def __init__(self, gateway: Gateway, channels: dict[str, Channel], sweep_interval_s: float = 15.0) -> None:
         self.gateway = gateway
         self.channels = channels
-        self.hub = AgentHub()
+        self.hub = build_agent_hub(gateway.bus, gateway.settings.redis.key_prefix)
         self.sweep_interval_s = sweep_interval_s
         self._sweeper: asyncio.Task[None] | None = None
 
@@ -124,9 +185,7 @@ class HandoffDesk:
 
     async def refresh_queues(self, skill: str | None = None) -> None:
         """Consoles re-read the queue; cheap, and never out of step with the database."""
-        event = {"type": "queue", "skill": skill}
-        for agent_id in self.hub.connected():
-            self.hub.to_agent(agent_id, event)
+        await self.hub.to_all({"type": "queue", "skill": skill})
 
     async def queue_moved(self, skill: str) -> None:
         notices = await self.run(handoff.queue_moves, skill, self.settings)
@@ -148,11 +207,11 @@ class HandoffDesk:
         agent_id, skill = await self.run(look)
         event = {"type": "message", "conversation_id": conversation_id, "mode": mode}
         if agent_id:
-            self.hub.to_agent(agent_id, event)
+            await self.hub.to_agent(agent_id, event)
         elif mode == "bot" and skill:  # the citizen left the queue: the ones behind move up
             await self.queue_moved(skill)
         else:
-            self.hub.to_skill(skill, event)
+            await self.hub.to_skill(skill, event)
             await self.refresh_queues(skill)
 
     # --- overdue sweep ------------------------------------------------------------------------

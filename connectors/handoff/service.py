@@ -371,7 +371,7 @@ def overdue(session: Session, settings: Any, now: dt.datetime | None = None) -> 
     notices: list[Notice] = []
     for ticket in session.scalars(select(HandoffTicket).where(
             HandoffTicket.status == TicketStatus.WAITING, HandoffTicket.overdue_notified.is_(False),
-            HandoffTicket.created_at <= limit)):
+            HandoffTicket.created_at <= limit).with_for_update(skip_locked=True)):  # one sweep per ticket
         ticket.overdue_notified = True
         conversation = session.get(Conversation, ticket.conversation_id)
         if conversation is None:

@@ -9,9 +9,12 @@ Stable interface (an external checker calls it)::
 KB.tsv is ``id<TAB>question`` with a header; S.tsv / Q.tsv are ``query<TAB>gold`` with a header,
 gold = entry id or ``-`` (no answer exists). ``--json`` prints exactly one JSON object.
 
-``--fit OUT.toml`` (development only) cross-fits the fusion weights and the calibration on the
-*similar* rows (two folds: index KB + one half, score the other half) and writes a TOML fragment
-to paste into ``knowledge_base/retriever.toml``; the query rows are never used for fitting.
+Similar rows with gold ``-`` are indexed as known no-answer questions (negative examples: never
+returned, evidence for declining); ``--no-negatives`` ignores them.
+
+``--fit OUT.toml`` cross-fits the re-scorer and the calibrations on the *similar* rows only
+(k folds: index KB + the other folds, score the held-out fold) and writes a TOML fragment to
+paste into ``knowledge_base/retriever.toml``; the query rows are never used for fitting.
 """
 from __future__ import annotations
 
@@ -65,6 +68,15 @@ def make_documents(kb: Sequence[tuple[str, str]], similar: Sequence[tuple[str, s
         if gold != NO_ANSWER and gold in texts:
             texts[gold].append(q)
     return [Document(i, ts) for i, ts in texts.items()]
+
+
+def negative_examples(similar: Sequence[tuple[str, str]]) -> list[str]:
+    """Similar rows whose gold is ``-``: questions known to have no answer in the KB.
+
+    They are indexed as negative examples (never returned as hits); closeness to them is
+    evidence for declining (``--no-negatives`` turns this off).
+    """
+    return [q for q, gold in similar if gold == NO_ANSWER]
 
 
 # ------------------------------------------------------------------------- metrics
@@ -147,64 +159,119 @@ def synthetic_kb(n: int, seed: int = 7) -> tuple[list[tuple[str, str]], list[tup
 
 
 # ----------------------------------------------------------------------------- fit
-def fit(kb, similar, config, encoder, out: Path) -> dict:
-    """Cross-fit fusion weights + calibration on the similar rows only (2 folds by parity)."""
+def _records(kb, similar, config, encoder, folds: int, use_negatives: bool):
+    """Cross-fold signals: index KB + all folds but one, score the held-out fold's rows."""
     from knowledge_base.retriever import HybridRetriever
-    from knowledge_base.retriever.calibration import fit_calibration
 
-    folds = [similar[0::2], similar[1::2]]
-    records = []  # (signals, gold or "-", retriever) per held-out query
+    records = []  # (fold, signals, gold, gold candidate row or -1, retriever)
     finetuned = []
-    for f in range(2):
-        index_rows, held = folds[1 - f], folds[f]
-        r = HybridRetriever.build(make_documents(kb, index_rows), encoder=encoder, config=config)
+    for f in range(folds):
+        held = [r for i, r in enumerate(similar) if i % folds == f]
+        rest = [r for i, r in enumerate(similar) if i % folds != f]
+        negs = negative_examples(rest) if use_negatives else []
+        r = HybridRetriever.build(make_documents(kb, rest), encoder=encoder, config=config,
+                                  negatives=negs)
         finetuned.append(r.finetuned)
         vecs = r.encoder.encode([q for q, _ in held], "query")
         for (q, gold), v in zip(held, vecs):
-            records.append((r.signals(q, v), gold, r))
-    grid = [(1.0, wh, wb) for wh in (0.0, 0.5, 1.0, 1.5, 2.0) for wb in (0.0, 0.05, 0.1, 0.2, 0.3)]
+            sig = r.signals(q, v)
+            ids = [r.entry_id(int(e)) for e in sig.entries]
+            records.append((f, sig, gold, ids.index(gold) if gold in ids else -1, r))
+        log.info("fold %d/%d: %d held-out rows", f + 1, folds, len(held))
+    return records, all(finetuned)
 
-    def r_at_1(w):
-        ok = n = 0
-        for sig, gold, r in records:
-            if gold == NO_ANSWER:
-                continue
-            order, _, _ = sig.rank(*w)
-            ok += r.entry_id(int(sig.entries[order[0]])) == gold
-            n += 1
-        return ok / max(1, n)
 
-    scored = sorted(((r_at_1(w), w) for w in grid), reverse=True)
-    best_r1, best_w = scored[0]
-    X, correct, in_kb = [], [], []
-    for sig, gold, r in records:
-        order, _, feats = sig.rank(*best_w)
-        X.append([feats[k] for k in ("top", "gap", "cos", "cen", "bm25", "bm25_max", "agree")])
-        correct.append(gold != NO_ANSWER and r.entry_id(int(sig.entries[order[0]])) == gold)
+def _ranking_metrics(records, scorers) -> dict[str, float]:
+    """Out-of-fold Recall@1 / MRR@10 over answerable rows (``scorers[fold]`` ranks that fold)."""
+    r1 = rr = n = 0.0
+    for f, sig, gold, _, r in records:
+        if gold == NO_ANSWER:
+            continue
+        order, _, _ = sig.rank(scorers[f])
+        ids = [r.entry_id(int(sig.entries[j])) for j in order[:10]]
+        n += 1
+        r1 += ids[:1] == [gold]
+        rr += next((1.0 / (i + 1) for i, e in enumerate(ids) if e == gold), 0.0)
+    return {"recall_at_1": r1 / max(1, n), "mrr_at_10": rr / max(1, n)}
+
+
+def fit(kb, similar, config, encoder, out: Path, folds: int = 5, use_negatives: bool = True,
+        min_decline_precision: float = 0.5) -> dict:
+    """Fit the re-scorer and the calibrations on the *similar* rows only, by k-fold cross-fitting.
+
+    1. ``folds`` folds of the similar rows (row i -> fold i mod k): index KB + the other folds
+       (their ``-`` rows as negative examples), compute the held-out fold's candidate features.
+    2. Re-scorer: conditional logit on those features. For the calibration every fold is
+       re-scored by a re-scorer fitted on the *other* folds (out-of-fold), so the calibration
+       sees scores as confident as they will be on unseen queries; the stored re-scorer is then
+       refitted on all folds.
+    3. Calibrations (with and without the negative-example features) and their thresholds on
+       the out-of-fold features.
+    Nothing of the evaluated query rows is used. Operators rerun this on their own dev file.
+    """
+    from knowledge_base.retriever.calibration import FEATURES, NEG_FEATURES, fit_calibration
+    from knowledge_base.retriever.rescorer import Rescorer, fit_rescorer
+
+    records, finetuned = _records(kb, similar, config, encoder, folds, use_negatives)
+    groups = [(f, sig.X, g) for f, sig, gold, g, _ in records if g >= 0]
+    oof = {f: fit_rescorer([(X, g) for ff, X, g in groups if ff != f]) for f in range(folds)}
+    final = fit_rescorer([(X, g) for _, X, g in groups])
+    fusion = Rescorer.from_fusion(config.w_max, config.w_head, config.w_bm25)
+    info: dict = {"folds": folds, "rows": len(records),
+                  "oof_fusion": _ranking_metrics(records, {f: fusion for f in range(folds)}),
+                  "oof_rescorer": _ranking_metrics(records, oof)}
+    feats, correct, in_kb = [], [], []
+    for f, sig, gold, _, r in records:
+        order, _, fe = sig.rank(oof[f])
+        feats.append(fe)
         in_kb.append(gold != NO_ANSWER)
-    cal = fit_calibration(np.array(X), np.array(correct), np.array(in_kb))
-    section = "calibration" if all(finetuned) else "calibration_base"
-    fragment = _toml_fragment(best_w, cal.to_mapping(), best_r1, len(records), section)
-    out.write_text(fragment, "utf-8")
-    return {"fit_r1_crossfold": best_r1, "weights": best_w, section: cal.to_mapping(),
-            "top_weights": scored[:5]}
+        correct.append(gold != NO_ANSWER and r.entry_id(int(sig.entries[order[0]])) == gold)
+    correct_a, in_kb_a = np.array(correct), np.array(in_kb)
+    suffix = "" if finetuned else "_base"
+    sections: dict[str, dict] = {f"rescorer{suffix}": final.to_mapping()}
+    for names, key in ((FEATURES, f"calibration{suffix}"),
+                       (NEG_FEATURES, f"calibration{suffix}_neg")):
+        if not all(n in feats[0] for n in names):
+            continue  # no negative examples in the similar rows
+        X = np.array([[fe[n] for n in names] for fe in feats])
+        cal = fit_calibration(X, correct_a, in_kb_a, features=names,
+                              min_decline_precision=min_decline_precision)
+        sections[key] = cal.to_mapping()
+        info[key] = _decision_metrics([cal.decide(fe)[0] for fe in feats], correct_a, in_kb_a)
+    header = (f"# fitted by `govbot-bench faq --fit` ({folds}-fold cross-fitting on {len(records)} "
+              f"similar rows; out-of-fold R@1 {info['oof_rescorer']['recall_at_1']:.3f}, "
+              f"MRR@10 {info['oof_rescorer']['mrr_at_10']:.3f})")
+    out.write_text(_toml_fragment(header, sections), "utf-8")
+    info["sections"] = sorted(sections)
+    return info
 
 
-def _toml_fragment(w, cal: dict, r1: float, n: int, section: str) -> str:
-    def arr(xs):
-        return "[" + ", ".join(repr(float(x)) for x in xs) + "]"
+def _decision_metrics(decisions, correct: np.ndarray, in_kb: np.ndarray) -> dict[str, float]:
+    dec = np.array([d == "decline" for d in decisions])
+    ans = np.array([d == "answer" for d in decisions])
+    tp = float(np.sum(dec & ~in_kb))
+    p = tp / max(1.0, float(dec.sum()))
+    r = tp / max(1.0, float((~in_kb).sum()))
+    return {"decline_precision": p, "decline_recall": r, "decline_f1": 2 * p * r / max(1e-9, p + r),
+            "answered_accuracy": float(correct[ans].mean()) if ans.any() else 0.0,
+            "answered_rate": float(ans[in_kb].mean()) if in_kb.any() else 0.0}
 
-    lines = [f"# fitted by govbot-bench faq --fit on {n} cross-fold similar questions "
-             f"(R@1 {r1:.3f})", "[fusion]", f"w_max = {w[0]}", f"w_head = {w[1]}",
-             f"w_bm25 = {w[2]}", "", f"[{section}]",
-             "features = [" + ", ".join(f'"{f}"' for f in cal["features"]) + "]",
-             f"answer_threshold = {cal['answer_threshold']}",
-             f"decline_threshold = {cal['decline_threshold']}", f"min_cos = {cal['min_cos']}"]
-    for name in ("p_correct", "p_in_kb"):
-        m = cal[name]
-        lines += ["", f"[{section}.{name}]", f"coef = {arr(m['coef'])}",
-                  f"intercept = {m['intercept']}", f"mean = {arr(m['mean'])}",
-                  f"scale = {arr(m['scale'])}"]
+
+def _toml_fragment(header: str, sections: dict[str, dict]) -> str:
+    def val(x) -> str:
+        if isinstance(x, str):
+            return f'"{x}"'
+        if isinstance(x, (list, tuple)):
+            return "[" + ", ".join(val(v) for v in x) + "]"
+        return repr(float(x))
+
+    lines = [header]
+    for name, body in sections.items():
+        lines += ["", f"[{name}]"]
+        subs = {k: v for k, v in body.items() if isinstance(v, dict)}
+        lines += [f"{k} = {val(v)}" for k, v in body.items() if k not in subs]
+        for sub, sbody in subs.items():
+            lines += ["", f"[{name}.{sub}]"] + [f"{k} = {val(v)}" for k, v in sbody.items()]
     return "\n".join(lines) + "\n"
 
 
@@ -225,8 +292,14 @@ def _parser() -> argparse.ArgumentParser:
                     help="override the configured encoder kind (default: retriever.toml)")
     ap.add_argument("--no-finetune", action="store_true",
                     help="do not fine-tune the encoder on the KB's similar questions")
+    ap.add_argument("--no-negatives", action="store_true",
+                    help="do not index similar rows with gold '-' as known no-answer examples")
     ap.add_argument("--fit", type=Path, metavar="OUT.toml",
-                    help="development: fit weights + calibration on the similar rows, write TOML")
+                    help="fit the re-scorer + calibrations on the similar rows (k-fold), write "
+                         "a TOML fragment for knowledge_base/retriever.toml")
+    ap.add_argument("--folds", type=int, default=5, help="folds for --fit (default 5)")
+    ap.add_argument("--min-decline-precision", type=float, default=0.5,
+                    help="--fit: decline only where cross-fold decline precision reaches this")
     return ap
 
 
@@ -270,21 +343,25 @@ def main(argv: list[str] | None = None) -> int:
     load_s = time.perf_counter() - t0
 
     if args.fit:
-        info = fit(kb, similar, config, encoder, args.fit)
+        info = fit(kb, similar, config, encoder, args.fit, folds=args.folds,
+                   use_negatives=not args.no_negatives,
+                   min_decline_precision=args.min_decline_precision)
         print(json.dumps(info, ensure_ascii=False) if args.json else
               f"wrote {args.fit}: {json.dumps(info, ensure_ascii=False, indent=1)}")
         return 0
 
     docs = make_documents(kb, similar)
+    negs = [] if args.no_negatives else negative_examples(similar)
     t1 = time.perf_counter()
-    retriever = HybridRetriever.build(docs, encoder=encoder, config=config)
+    retriever = HybridRetriever.build(docs, encoder=encoder, config=config, negatives=negs)
     build_s = time.perf_counter() - t1
     for q, _ in queries[:3]:  # warm caches/threads before timing
         retriever.search(q)
     metrics = evaluate(retriever, queries)
     entries, texts = retriever.size
     metrics.update({"build_s": build_s, "model_load_s": load_s, "rss_mb": _rss_mb(),
-                    "entries": entries, "texts": texts, "encoder": retriever.encoder.model_id,
+                    "entries": entries, "texts": texts, "negatives": len(negs),
+                    "encoder": retriever.encoder.model_id,
                     "finetuned": retriever.finetuned})
     if args.scale:
         metrics["scale"] = args.scale

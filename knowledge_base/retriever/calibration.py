@@ -12,9 +12,14 @@ Why: raw e5 cosines are compressed (a no-answer query's best match scores ~0.95,
   dev queries): relative features are inflated in tiny KBs, absolute similarity is not.
 
 Features (all from the ranked list, none from the text itself, so they transfer across KBs):
-``top`` fused score of hit 1, ``gap`` = top - second, ``cos`` max cosine of hit 1,
-``cen`` cosine with hit 1's centroid, ``bm25`` normalised BM25 of hit 1, ``bm25_max`` best BM25
-over all entries, ``agree`` 1 when the dense-only and BM25-only winners equal hit 1.
+``top`` re-scorer score of hit 1, ``gap`` = top - second, ``p1`` softmax probability of hit 1
+over the candidates, ``cos`` max cosine of hit 1, ``cen`` head score of hit 1, ``bm25``
+normalised BM25 of hit 1, ``bm25_max`` best BM25 over all texts, ``votes`` share of the query's
+10 nearest texts belonging to hit 1, ``agree`` 1 when the dense-only and BM25-only winners equal
+hit 1. With negative examples indexed (``NEG_FEATURES``): ``neg_cos`` best cosine to a known
+no-answer question, ``neg_gap`` = neg_cos - cos, ``neg_bm25_gap``, ``neg_votes`` (share of the
+10 nearest texts that are negatives), ``neg_head_gap`` (the same comparison in the entry head's
+learned space).
 Coefficients are fitted on development data only (``knowledge_base/bench/faq.py --fit``) and
 stored in ``knowledge_base/retriever.toml``; see ``README.md`` next to this file.
 """
@@ -26,7 +31,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-FEATURES = ("top", "gap", "cos", "cen", "bm25", "bm25_max", "agree")
+FEATURES = ("top", "gap", "p1", "cos", "cen", "bm25", "bm25_max", "votes", "agree")
+# With known no-answer questions indexed (``HybridRetriever.build(..., negatives=...)``):
+NEG_FEATURES = FEATURES + ("neg_cos", "neg_gap", "neg_bm25_gap", "neg_votes", "neg_head_gap")
 
 
 @dataclass(frozen=True)
@@ -101,25 +108,31 @@ class Calibration:
 
 
 def fit_calibration(X: np.ndarray, correct: np.ndarray, in_kb: np.ndarray,
-                    min_answer_precision: float = 0.9) -> Calibration:
+                    min_answer_precision: float = 0.9,
+                    features: Sequence[str] = FEATURES,
+                    min_decline_precision: float = 0.5) -> Calibration:
     """Fit both models, then pick thresholds on the same data.
 
     ``decline_threshold`` maximises decline F1 (a no-answer query is handled right only when we
-    decline). ``answer_threshold`` is the lowest value whose answered top-1 precision is at least
-    ``min_answer_precision`` — answering wrongly is worse than offering three suggestions.
+    decline) among thresholds whose decline precision is at least ``min_decline_precision``: a
+    decline that is wrong more often than right is worse than offering three suggestions, so
+    when no threshold is that precise (typically without negative examples) the model never
+    declines and only the ``min_cos`` out-of-domain floor does. ``answer_threshold`` is the
+    lowest value whose answered top-1 precision is at least ``min_answer_precision`` — answering
+    wrongly is worse than offering three suggestions.
     """
     pc_model = Logistic.fit(X, correct.astype(int))
     pk_model = Logistic.fit(X, in_kb.astype(int))
     pc = np.array([pc_model(x) for x in X])
     pk = np.array([pk_model(x) for x in X])
-    best_f1, t_dec = -1.0, 0.5
+    best_f1, t_dec = -1.0, 0.0
     for t in np.linspace(0.05, 0.95, 91):
         dec = pk < t
         tp = float(np.sum(dec & ~in_kb))
         prec = tp / max(1.0, float(dec.sum()))
         rec = tp / max(1.0, float((~in_kb).sum()))
         f1 = 2 * prec * rec / max(1e-9, prec + rec)
-        if f1 > best_f1:
+        if prec >= min_decline_precision and f1 > best_f1:
             best_f1, t_dec = f1, float(t)
     t_ans = 0.95
     for t in np.linspace(0.95, 0.05, 91):
@@ -129,6 +142,6 @@ def fit_calibration(X: np.ndarray, correct: np.ndarray, in_kb: np.ndarray,
         else:
             break
     # Out-of-domain floor: the 0.5th percentile of the best cosine of correctly ranked queries.
-    cos_idx = FEATURES.index("cos")
+    cos_idx = list(features).index("cos")
     min_cos = float(np.quantile(X[correct, cos_idx], 0.005)) if correct.any() else 0.0
-    return Calibration(pc_model, pk_model, t_ans, t_dec, FEATURES, min_cos)
+    return Calibration(pc_model, pk_model, t_ans, t_dec, tuple(features), min_cos)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from .calibration import Calibration
+from .rescorer import Rescorer
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG = REPO_ROOT / "knowledge_base" / "retriever.toml"
@@ -40,6 +41,10 @@ class RetrieverConfig:
     suggestions: int = 3
     calibration: Calibration | None = None  # for a KB-fine-tuned encoder
     calibration_base: Calibration | None = None  # for the encoder as configured (no fine-tune)
+    calibration_neg: Calibration | None = None  # fine-tuned, KB with negative examples
+    calibration_base_neg: Calibration | None = None  # base encoder, KB with negative examples
+    rescorer: Rescorer | None = None  # learned candidate scoring, fine-tuned encoder
+    rescorer_base: Rescorer | None = None  # learned candidate scoring, base encoder
 
     def cache_path(self) -> Path:
         env = os.environ.get("GOVBOT_EMBED_CACHE")
@@ -62,9 +67,12 @@ def load_config(path: str | Path | None = None) -> RetrieverConfig:
             flat["doc_kind"] = enc["doc_kind"]
     for section in ("index", "lexical", "fusion", "head", "finetune", "decision"):
         flat.update(data.get(section, {}))
-    for key in ("calibration", "calibration_base"):
+    for key in ("calibration", "calibration_base", "calibration_neg", "calibration_base_neg"):
         if key in data:
             flat[key] = Calibration.from_mapping(data[key])
+    for key in ("rescorer", "rescorer_base"):
+        if key in data:
+            flat[key] = Rescorer.from_mapping(data[key])
     known = RetrieverConfig.__dataclass_fields__
     unknown = set(flat) - set(known)
     if unknown:

@@ -68,7 +68,8 @@ def maybe_finetune(encoder, docs: Sequence[Document], config: RetrieverConfig):
         (out / MARKER).touch()  # mark as recently used for pruning
     _prune(root, keep=config.finetune_keep, current=out)
     tuned = SentenceTransformerEncoder(out, prefixes=encoder.prefixes, batch_size=encoder.batch_size,
-                                       query_threads=encoder.query_threads)
+                                       query_threads=encoder.query_threads,
+                                       fast_path=getattr(encoder, "fast_path", True))
     tuned.base = encoder
     return tuned
 

@@ -1,17 +1,20 @@
-"""Hybrid FAQ retriever: jieba/char BM25 + dense faiss + a learned entry head, fused per entry.
+"""Hybrid FAQ retriever: jieba/char BM25 + dense faiss + a learned entry head, re-scored per entry.
 
-Scoring (per entry ``e``, over all its texts)::
+Candidates are the union of the top entries of each signal (dense texts, entry head, BM25 texts);
+every candidate then gets a row of cheap features (``rescorer.CANDIDATE_FEATURES``: best and
+second-best paraphrase cosine, standard-question cosine, head and centroid scores, BM25 of the
+best text and of the standard question, nearest-neighbour votes, distance to the best candidate)
+and a fitted linear re-scorer (``rescorer.py``) ranks them. Without a fitted re-scorer the
+score is the hand-set sum ``w_max * max cos + w_head * head + w_bm25 * max bm25n``.
 
-    fused(e) = w_max * max_t cos(q, t) + w_head * head(q, e) + w_bm25 * max_t bm25n(q, t)
+Why per-entry scores rather than reciprocal-rank fusion: the magnitudes carry the information
+the decision needs (how close the best paraphrase is, how much of the query is matched
+lexically); RRF keeps ranks only. All raw signals are on comparable [0, 1] scales (cosines;
+BM25 divided by the query's attainable maximum).
 
-Why a weighted sum of scores rather than reciprocal-rank fusion: the magnitudes carry the
-information the decision needs (how close the best paraphrase is, how much of the query is
-matched lexically); RRF throws them away and leaves calibration with ranks only. All three terms
-are on comparable [0, 1] scales (cosines; BM25 divided by the query's attainable maximum), so
-three weights, fitted on dev data, suffice. ``max`` over an entry's texts lets one precise
-paraphrase win; the head (``head.py``) compares with the entry as a whole, which is robust to a
-single odd paraphrase. Candidates are the union of the top entries of each signal, then every
-candidate is scored exactly on all three signals.
+Known no-answer questions (``negatives``, e.g. the ``-`` rows of a similar-question file) are
+indexed beside the entries but never returned: how much closer a query is to them than to its
+best entry feeds the decline decision (``calibration_*_neg``).
 
 The index is immutable once built, so any number of threads may search it concurrently; reloads
 build a new index and swap it in through :class:`~.holder.RetrieverHolder`.
@@ -30,7 +33,8 @@ from .calibration import Calibration
 from .config import RetrieverConfig, load_config
 from .dense import DenseIndex, EmbeddingCache, embed_with_cache
 from .finetune import maybe_finetune
-from .head import EntryHead, train_head
+from .head import EntryHead, centroids, train_head
+from .rescorer import CANDIDATE_FEATURES, Rescorer, softmax_top
 from .text import tokens
 from .types import Document, Hit, RetrievalResult
 
@@ -55,39 +59,58 @@ class _Index:
     texts: list[str]
     entry_of_text: np.ndarray  # (n_texts,) int32
     offsets: np.ndarray  # (n_entries + 1,) texts of entry e are [offsets[e], offsets[e+1])
-    bm25: BM25Index
+    bm25: BM25Index  # rows: the entries' texts, then the negative examples
     dense: DenseIndex
     head: EntryHead
     head_index: DenseIndex
+    negatives: list[str]  # known no-answer questions (may be empty)
+    neg_dense: DenseIndex | None
+    centroids: np.ndarray  # (n_entries, dim) normalised mean of each entry's text vectors
+    neg_head: DenseIndex | None  # negatives in the entry head's space (head.transform)
+
+
+VOTE_K = 10  # nearest texts that vote for their entry ("votes") or for "no answer" ("neg_votes")
+# ``signals`` fills feature columns by position (speed); keep it in step with the names.
+assert CANDIDATE_FEATURES == ("cos", "cos2", "cos_std", "head", "bm25", "bm25_std", "votes",
+                              "d_cos", "d_head", "d_bm25", "cen")
 
 
 @dataclass(frozen=True)
 class Signals:
-    """Raw per-candidate signals of one query; ``rank`` fuses them with given weights."""
+    """Per-candidate features of one query (``CANDIDATE_FEATURES`` columns) + list-level facts."""
 
     entries: np.ndarray
-    cos_max: np.ndarray
-    head: np.ndarray
-    bm25: np.ndarray
+    X: np.ndarray
     best_row: np.ndarray
     dense_top: int
     bm_top: int
     bm_max: float
+    neg: dict[str, float]  # empty without negative examples
 
-    def rank(self, w_max: float, w_head: float, w_bm25: float):
-        """(order, fused scores, calibration features) for these weights."""
-        fused = w_max * self.cos_max + w_head * self.head + w_bm25 * self.bm25
-        order = np.argsort(-fused, kind="stable")
+    def rank(self, rescorer: Rescorer):
+        """(order, scores, calibration features) under ``rescorer``."""
+        scores = rescorer.score(self.X)
+        order = np.argsort(-scores, kind="stable")
         t1 = order[0]
-        second = float(fused[order[1]]) if len(order) > 1 else float(fused[t1]) - 1.0
+        second = float(scores[order[1]]) if len(order) > 1 else float(scores[t1]) - 10.0
         top_e = int(self.entries[t1])
+        x = self.X[t1]
+        col = CANDIDATE_FEATURES.index
         feats = {
-            "top": float(fused[t1]), "gap": float(fused[t1]) - second,
-            "cos": float(self.cos_max[t1]), "cen": float(self.head[t1]),
-            "bm25": float(self.bm25[t1]), "bm25_max": self.bm_max,
+            "top": float(scores[t1]), "gap": float(scores[t1]) - second,
+            "p1": softmax_top(scores, order),
+            "cos": float(x[col("cos")]), "cen": float(x[col("head")]),
+            "bm25": float(x[col("bm25")]), "bm25_max": self.bm_max,
+            "votes": float(x[col("votes")]),
             "agree": float(self.dense_top == top_e and self.bm_top == top_e),
         }
-        return order, fused, feats
+        if self.neg:
+            feats["neg_cos"] = self.neg["cos"]
+            feats["neg_gap"] = self.neg["cos"] - feats["cos"]
+            feats["neg_bm25_gap"] = self.neg["bm25"] - feats["bm25"]
+            feats["neg_votes"] = self.neg["votes"]
+            feats["neg_head_gap"] = self.neg["head"] - feats["cen"]
+        return order, scores, feats
 
 
 class HybridRetriever:
@@ -104,7 +127,13 @@ class HybridRetriever:
     # ------------------------------------------------------------------ build
     @classmethod
     def build(cls, documents: Iterable[Document], encoder=None,
-              config: RetrieverConfig | None = None, use_cache: bool = True) -> HybridRetriever:
+              config: RetrieverConfig | None = None, use_cache: bool = True,
+              negatives: Iterable[str] = ()) -> HybridRetriever:
+        """Index ``documents``; ``negatives`` are known questions the KB does *not* answer.
+
+        Negative examples never appear as hits; how close a query comes to them (versus the best
+        entry) is evidence for declining, used by the ``*_neg`` calibrations.
+        """
         t0 = time.time()
         config = config or load_config()
         if encoder is None:
@@ -124,12 +153,16 @@ class HybridRetriever:
             entry_of_text.extend([e] * len(d.texts))
             offsets.append(len(texts))
         eot = np.asarray(entry_of_text, dtype=np.int32)
-        bm25 = BM25Index([tokens(t, config.words, config.char_ngrams) for t in texts],
+        known = set(texts)
+        negs = list(dict.fromkeys(t.strip() for t in negatives if t.strip() and t.strip() not in known))
+        bm25 = BM25Index([tokens(t, config.words, config.char_ngrams) for t in texts + negs],
                          k1=config.k1, b=config.b)
         cache = EmbeddingCache(config.cache_path(), encoder.model_id) if use_cache else None
-        vecs = embed_with_cache(encoder, texts, config.doc_kind, cache) if texts else \
-            np.zeros((0, encoder.dim), dtype=np.float32)
+        allvecs = embed_with_cache(encoder, texts + negs, config.doc_kind, cache) \
+            if texts else np.zeros((0, encoder.dim), dtype=np.float32)
+        vecs, neg_vecs = allvecs[: len(texts)], allvecs[len(texts):]
         dense = DenseIndex(vecs, hnsw_min=config.hnsw_min_texts)
+        neg_dense = DenseIndex(neg_vecs, hnsw_min=config.hnsw_min_texts) if len(neg_vecs) else None
         head = train_head(vecs, eot, len(ids), epochs=config.head_epochs,
                           max_entries=config.head_max_entries) if len(ids) else \
             EntryHead(None, np.zeros((0, encoder.dim), np.float32), False)
@@ -137,11 +170,18 @@ class HybridRetriever:
             head_index = dense  # one text per entry: the centroids are the text vectors
         else:
             head_index = DenseIndex(head.P, hnsw_min=config.hnsw_min_texts)
+        cen = centroids(vecs, eot, len(ids)) if head.trained else head.P
+        neg_head = None
+        if neg_dense is not None and texts:
+            # The head's map was trained to pull paraphrases of one entry together, so it also
+            # sharpens "is this the same question as a known no-answer one".
+            neg_head = DenseIndex(np.stack([head.transform(v) for v in neg_vecs]),
+                                  hnsw_min=config.hnsw_min_texts) if head.A is not None else neg_dense
         ix = _Index(ids, texts, eot, np.asarray(offsets, dtype=np.int64), bm25, dense, head,
-                    head_index)
+                    head_index, negs if texts else [], neg_dense if texts else None, cen, neg_head)
         took = time.time() - t0
-        log.info("retriever built: %d entries, %d texts, dense=%s, head trained=%s, %.1fs",
-                 len(ids), len(texts), dense.kind, head.trained, took)
+        log.info("retriever built: %d entries, %d texts, %d negatives, dense=%s, head trained=%s, "
+                 "%.1fs", len(ids), len(texts), len(ix.negatives), dense.kind, head.trained, took)
         return cls(ix, encoder, config, took, finetuned=encoder is not base_encoder)
 
     @property
@@ -164,28 +204,45 @@ class HybridRetriever:
 
     def search_vector(self, query: str, qv: np.ndarray, k: int = 10) -> RetrievalResult:
         """Search with a precomputed query vector (used by batch evaluation)."""
-        cfg = self.config
         sig = self.signals(query, qv)
-        order, fused, feats = sig.rank(cfg.w_max, cfg.w_head, cfg.w_bm25)
+        order, scores, feats = sig.rank(self.rescorer)
         ix = self._ix
-        n = max(k, cfg.suggestions)
-        hits = [Hit(ix.ids[sig.entries[j]], float(fused[j]), ix.texts[sig.best_row[j]])
+        n = max(k, self.config.suggestions)
+        hits = [Hit(ix.ids[sig.entries[j]], float(scores[j]), ix.texts[sig.best_row[j]])
                 for j in order[:n]]
         decision, conf = self._decide(feats)
         return RetrievalResult(decision, conf, hits if decision == "clarify" else hits[:k], feats)
 
+    @property
+    def has_negatives(self) -> bool:
+        return bool(self._ix.negatives)
+
+    @property
+    def rescorer(self) -> Rescorer:
+        """Fitted re-scorer for this encoder variant, else the hand-set fusion weights."""
+        cfg = self.config
+        fitted = cfg.rescorer if self.finetuned else cfg.rescorer_base
+        return fitted or Rescorer.from_fusion(cfg.w_max, cfg.w_head, cfg.w_bm25)
+
     def signals(self, query: str, qv: np.ndarray) -> Signals:
-        """Candidate entries and their raw per-signal scores (weights are applied in ``rank``)."""
+        """Candidate entries and their per-candidate features (the re-scorer weighs them)."""
         ix, cfg = self._ix, self.config
         cand: dict[int, None] = {}
-        _, d_rows = ix.dense.search(qv, cfg.dense_candidates)
+        d_scores, d_rows = ix.dense.search(qv, max(cfg.dense_candidates, VOTE_K))
         dense_top = int(ix.entry_of_text[d_rows[0]]) if len(d_rows) else -1
-        for r in d_rows:
+        for r in d_rows[: cfg.dense_candidates]:
             cand.setdefault(int(ix.entry_of_text[r]), None)
-        _, h_rows = ix.head_index.search(ix.head.transform(qv), cfg.head_candidates)
+        tq = ix.head.transform(qv)
+        if ix.head_index is ix.dense and ix.head.A is None:
+            # one text per entry and no trained map: the head search is the dense search again
+            h_rows = ix.entry_of_text[d_rows[: cfg.head_candidates]]
+        else:
+            _, h_rows = ix.head_index.search(tq, cfg.head_candidates)
         for e in h_rows:
             cand.setdefault(int(e), None)
-        bm = ix.bm25.scores(tokens(query, cfg.words, cfg.char_ngrams))
+        n_texts = len(ix.texts)
+        bm_all = ix.bm25.scores(tokens(query, cfg.words, cfg.char_ngrams))
+        bm = bm_all[:n_texts]
         bm_top = -1
         bm_max = float(bm.max()) if len(bm) else 0.0
         if bm_max > 0:
@@ -197,30 +254,59 @@ class HybridRetriever:
                 if bm[r] > 0:
                     cand.setdefault(int(ix.entry_of_text[r]), None)
         entries = np.fromiter(cand.keys(), dtype=np.int64)
-        cos_max = np.empty(len(entries), np.float32)
-        bm_ent = np.empty(len(entries), np.float32)
-        best_row = np.empty(len(entries), np.int64)
+        m = len(entries)
+        X = np.zeros((m, len(CANDIDATE_FEATURES)), np.float64)
+        best_row = np.empty(m, np.int64)
+        votes: dict[int, int] = {}
+        for r in d_rows[:VOTE_K]:
+            e = int(ix.entry_of_text[r])
+            votes[e] = votes.get(e, 0) + 1
         for j, e in enumerate(entries):
             a, b = ix.offsets[e], ix.offsets[e + 1]
             c = ix.dense.vectors[a:b] @ qv
             i = int(np.argmax(c))
-            cos_max[j] = c[i]
             best_row[j] = a + i
-            bm_ent[j] = bm[a:b].max()
-        head = ix.head.scores(qv, entries)
-        return Signals(entries, cos_max, head, bm_ent, best_row, dense_top, bm_top, bm_max)
+            two = np.partition(c, len(c) - 2)[-2:] if len(c) > 1 else c
+            X[j, :7] = (c[i], float(two.mean()), c[0], 0.0, bm[a:b].max(), bm[a],
+                        votes.get(int(e), 0) / VOTE_K)
+        X[:, 3] = ix.head.scores(qv, entries)
+        X[:, 10] = ix.centroids[entries] @ qv
+        for col, src in ((7, 0), (8, 3), (9, 4)):
+            X[:, col] = X[:, src] - X[:, src].max()
+        neg: dict[str, float] = {}
+        if ix.neg_dense is not None:
+            n_scores, _ = ix.neg_dense.search(qv, VOTE_K)
+            merged = np.sort(np.concatenate([d_scores[:VOTE_K], n_scores]))[::-1][:VOTE_K]
+            cut = merged[-1] if len(merged) else 1.0
+            h_scores, _ = ix.neg_head.search(tq, 1)
+            neg = {"cos": float(n_scores[0]), "bm25": float(bm_all[n_texts:].max()),
+                   "votes": float((n_scores >= cut).sum()) / max(1, len(merged)),
+                   "head": float(h_scores[0])}
+        return Signals(entries, X, best_row, dense_top, bm_top, bm_max, neg)
 
     def entry_id(self, entry: int) -> str:
         return self._ix.ids[entry]
 
+    def calibration(self) -> Calibration | None:
+        """The fitted calibration for this encoder variant and negative-example setting.
+
+        Score distributions differ between the base and the KB-fine-tuned encoder, and the
+        negative-example features exist only when negatives were indexed, hence four sections.
+        """
+        cfg = self.config
+        if self.finetuned:
+            order = [cfg.calibration_neg] if self.has_negatives else []
+            order.append(cfg.calibration)
+            if cfg.calibration is None and cfg.rescorer is None and cfg.rescorer_base is None:
+                order.append(cfg.calibration_base)  # same fusion scores: best available
+        else:
+            order = [cfg.calibration_base_neg] if self.has_negatives else []
+            order.append(cfg.calibration_base)
+        return next((c for c in order if c is not None), None)
+
     def _decide(self, feats: dict[str, float]) -> tuple[str, float]:
-        # Score distributions differ between the base and the KB-fine-tuned encoder, so each has
-        # its own fitted calibration.
-        cal: Calibration | None = (self.config.calibration if self.finetuned
-                                   else self.config.calibration_base)
-        if cal is None and self.finetuned:
-            cal = self.config.calibration_base  # best available; see README caveat
-        if cal is None:
+        cal = self.calibration()
+        if cal is None or any(f not in feats for f in cal.features):
             # Uncalibrated fallback (no fitted coefficients): conservative fixed cut-offs.
             top = feats["cos"]
             if top >= 0.95 and feats["gap"] >= 0.02:

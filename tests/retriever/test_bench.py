@@ -25,7 +25,7 @@ def test_bench_cli_json(tmp_path, capsys, st_encoder):
     out = capsys.readouterr().out.strip()
     data = json.loads(out)  # exactly one JSON object on stdout
     assert KEYS <= set(data)
-    assert data["entries"] == 3 and data["texts"] == 5
+    assert data["entries"] == 3 and data["texts"] == 5 and data["negatives"] == 1
     assert 0.0 <= data["recall_at_1"] <= 1.0 and data["p95_ms"] >= data["p50_ms"] > 0
     assert data["recall_at_5"] == 1.0  # 3 entries: the gold is always in the top 5
 
@@ -40,3 +40,29 @@ def test_split_dev_and_scale(tmp_path, capsys, st_encoder):
     assert main(["--scale", "200", "--json", "--no-finetune"]) == 0
     data = json.loads(capsys.readouterr().out.strip())
     assert KEYS <= set(data) and data["entries"] == 200
+
+
+def test_fit_writes_a_loadable_config_fragment(tmp_path, capsys, st_encoder):
+    from knowledge_base.retriever.calibration import Calibration
+    from knowledge_base.retriever.config import load_config
+
+    kb_rows = [("Q1", "如何办理居住证"), ("Q2", "社保卡丢了怎么补办"), ("Q3", "营业执照需要什么材料"),
+               ("Q4", "护照过期了怎么换")]
+    sim_rows = [("居住证在哪里办", "Q1"), ("外地人办居住证", "Q1"), ("居住证怎么申请", "Q1"),
+                ("社保卡掉了", "Q2"), ("补办社保卡", "Q2"), ("社保卡遗失", "Q2"),
+                ("开公司要什么材料", "Q3"), ("办执照的材料", "Q3"), ("营业执照怎么办", "Q3"),
+                ("护照到期", "Q4"), ("换护照", "Q4"), ("护照怎么换发", "Q4"),
+                ("账号被锁了", "-"), ("密码锁定怎么办", "-"), ("账户锁住了", "-")]
+    kb = _write(tmp_path / "kb.tsv", "id\tquestion", kb_rows)
+    dev = _write(tmp_path / "dev.tsv", "query\tgold",
+                 [r for pair in zip(sim_rows, sim_rows) for r in pair])  # odd rows = similar
+    out = tmp_path / "fit.toml"
+    assert main(["--kb", kb, "--split-dev", dev, "--fit", str(out), "--folds", "3", "--json",
+                 "--no-finetune"]) == 0
+    info = json.loads(capsys.readouterr().out.strip())
+    assert set(info["sections"]) == {"rescorer_base", "calibration_base", "calibration_base_neg"}
+    base = (tmp_path / "base.toml")
+    base.write_text(out.read_text("utf-8"), "utf-8")
+    cfg = load_config(base)
+    assert cfg.rescorer_base is not None
+    assert isinstance(cfg.calibration_base_neg, Calibration)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from knowledge_base.retriever.calibration import FEATURES, Calibration, fit_calibration
+from knowledge_base.retriever.calibration import FEATURES, NEG_FEATURES, Calibration, fit_calibration
 from knowledge_base.retriever.config import DEFAULT_CONFIG, load_config
 
 
@@ -12,7 +12,8 @@ def _synthetic(n=600, seed=0):
     kind = rng.integers(0, 3, n)  # 0 = correct top-1, 1 = in KB but wrong top-1, 2 = not in KB
     top = np.where(kind == 0, 0.97, np.where(kind == 1, 0.96, 0.88)) + rng.normal(0, 0.01, n)
     gap = np.where(kind == 0, 0.05, 0.01) + rng.normal(0, 0.01, n)
-    X = np.column_stack([top, gap, top, top, rng.random(n), rng.random(n), kind == 0])
+    X = np.column_stack([top, gap, kind == 0, top, top, rng.random(n), rng.random(n), rng.random(n),
+                         kind == 0])
     return X, kind == 0, kind != 2
 
 
@@ -40,7 +41,11 @@ def test_confidence_is_monotonic_in_top_score():
 
 def test_shipped_config_loads_with_fitted_calibration():
     cfg = load_config(DEFAULT_CONFIG)
-    assert cfg.calibration_base is not None
-    for cal in (c for c in (cfg.calibration, cfg.calibration_base) if c is not None):
-        assert 0 < cal.decline_threshold < 1 and 0 < cal.answer_threshold < 1
-        assert len(cal.p_correct.coef) == len(cal.features) == len(FEATURES)
+    assert cfg.calibration_base is not None and cfg.calibration_base_neg is not None
+    assert cfg.rescorer_base is not None
+    for cal in (c for c in (cfg.calibration, cfg.calibration_base, cfg.calibration_base_neg)
+                if c is not None):
+        assert 0 <= cal.decline_threshold < 1 and 0 < cal.answer_threshold < 1
+        assert len(cal.p_correct.coef) == len(cal.features) == len(cal.p_in_kb.coef)
+        assert set(cal.features) <= set(NEG_FEATURES)
+    assert set(cfg.calibration_base.features) <= set(FEATURES)  # usable without negatives

@@ -1,13 +1,18 @@
-"""The bad-input corpus: every public endpoint fed malformed, hostile or unauthorised input.
+"""The bad-input corpus and its runner, shared by the CI test and ``govbot-bench faults``.
 
-Cases are plain data so the test can parametrize over them (one test id each). Paths, headers and
-bodies may hold ``{placeholders}`` (``conv_a``, ``token_a`` …) filled in from the live fixture
-world at run time, because ids and tokens only exist once the gateway has run.
+Every public endpoint fed malformed, hostile or unauthorised input. Cases are plain data so the
+test can parametrize over them (one test id each) and the fault harness can replay them against a
+live stack. Paths, headers and bodies may hold ``{placeholders}`` (``conv_a``, ``token_a`` …)
+filled in from the live world at run time, because ids and tokens only exist once the gateway has
+run. :func:`run_case` judges one case the same way in both places: it returns the problems found
+(an empty list is a pass) instead of asserting, so the harness can count them.
 """
 
 from __future__ import annotations
 
+import html
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -408,3 +413,131 @@ def all_cases() -> list[Case]:
     ids = [c.id for c in cases]
     assert len(ids) == len(set(ids)), "duplicate case ids"
     return cases
+
+
+# --------------------------------------------------------------------------- the runner
+
+
+@dataclass
+class CaseResult:
+    """How one case went: ``problems`` empty means it passed."""
+
+    case_id: str
+    status: int | None
+    problems: list[str] = field(default_factory=list)
+    state_changed: bool = False
+
+    @property
+    def server_error(self) -> bool:
+        return self.status is not None and self.status >= 500
+
+
+def fill(value: str, fmt: dict[str, str]) -> str:
+    for key, replacement in fmt.items():
+        value = value.replace("{" + key + "}", replacement)
+    return value
+
+
+def fill_json(value: Any, fmt: dict[str, str]) -> Any:
+    if isinstance(value, str):
+        return fill(value, fmt)
+    if isinstance(value, dict):
+        return {k: fill_json(v, fmt) for k, v in value.items()}
+    if isinstance(value, list):
+        return [fill_json(v, fmt) for v in value]
+    return value
+
+
+def error_shape_problems(response: Any) -> list[str]:
+    """Every error is ``{"error": {"code", "message_zh", "message_en"}}``."""
+    try:
+        error = response.json()["error"]
+        ok = all(isinstance(error.get(k), str) and error[k] for k in ("code", "message_zh", "message_en"))
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return [f"error body has not the bilingual shape: {response.text[:200]}"]
+    return [] if ok else [f"error body incomplete: {error}"]
+
+
+def inert_echo_problems(client: Any, body: dict[str, Any], payload: str) -> list[str]:
+    """The injection string comes back as plain JSON data and never appears unescaped in our pages."""
+    history = client.get("/api/v1/web/history",
+                         params={"conversation_id": body["conversation_id"], "token": body["push_token"]})
+    if history.status_code != 200 or not history.headers.get("content-type", "").startswith("application/json"):
+        return [f"history: {history.status_code} {history.headers.get('content-type')}"]
+    texts = [m["text"] for m in history.json()["messages"] if m["author"] == "citizen"]
+    problems = [] if payload.strip() in texts else ["injection text not stored verbatim as data"]
+    for page in ("/", "/agent", "/widget.js"):
+        served = client.get(page)
+        if served.status_code != 200:
+            problems.append(f"{page}: {served.status_code}")
+        elif "<" in payload and payload in served.text:
+            problems.append(f"{page} echoes the payload")
+    if html.escape(payload) == payload and "<" in payload:
+        problems.append("payload not escapable")
+    return problems
+
+
+def run_case(
+    client: Any,
+    case: Case,
+    fmt: dict[str, str],
+    *,
+    hotline_secret: str,
+    counts: Callable[[], dict[str, int]],
+    ws_code: Callable[[str, dict[str, str]], int],
+) -> CaseResult:
+    """Send one case with ``client`` (an ``httpx.Client`` or Starlette ``TestClient``) and judge it.
+
+    ``counts`` returns the row count of every table (compared around ``inert`` cases); ``ws_code``
+    opens a WebSocket and returns the close code the server chose.
+    """
+    from connectors.hotline12345.signing import sign
+
+    client.cookies.clear()
+    path = fill(case.path, fmt)
+    headers = {k: fill(v, fmt) for k, v in case.headers.items()}
+    if headers.get("X-Govbot-Signature") == "{sign}":
+        headers["X-Govbot-Signature"] = sign(hotline_secret, case.content or b"")
+    before = counts() if case.inert else {}
+    result = CaseResult(case.id, None)
+    problems = result.problems
+    if case.ws:
+        code = ws_code(path, headers)
+        if code not in case.statuses:
+            problems.append(f"WebSocket closed with {code}, expected one of {case.statuses}")
+    else:
+        kwargs: dict[str, Any] = {"headers": headers}
+        if case.content is not None:
+            kwargs["content"] = case.content
+        elif case.json is not None or case.method in ("POST", "PUT"):
+            kwargs["json"] = fill_json(case.json, fmt)
+        response = client.request(case.method, path, **kwargs)
+        status = result.status = response.status_code
+        text = response.text[:300]
+        if status >= 500:
+            problems.append(f"{status}: {text}")
+        elif case.statuses and status not in case.statuses:
+            problems.append(f"{status} not in {case.statuses}: {text}")
+        if case.expect == REJECT or (case.expect == ANY and status >= 400):
+            if not 400 <= status < 500:
+                problems.append(f"expected a 4xx, got {status}")
+            else:
+                problems += error_shape_problems(response)
+                if case.code and response.json().get("error", {}).get("code") != case.code:
+                    problems.append(f"error code {response.json().get('error')} != {case.code}")
+        elif case.expect == REPLY:
+            if status != 200:
+                problems.append(f"expected a reply, got {status}")
+            else:
+                body = response.json()
+                if not body.get("replies") or not all(isinstance(r.get("text"), str) for r in body["replies"]):
+                    problems.append(f"no replies: {text}")
+                elif case.check_inert_echo:
+                    problems += inert_echo_problems(client, body, case.check_inert_echo)
+        elif case.expect == ANY and status == 200 and path.startswith("/api/") and response.json().get("replies") is None:
+            problems.append("200 without replies")
+    client.cookies.clear()
+    if case.inert and counts() != before:
+        result.state_changed = True
+        problems.append("an input that must be refused changed the database")
+    return result
