@@ -12,7 +12,7 @@ VENV_RASA := .venv-rasa
 GOVBOT    := $(VENV)/bin/govbot
 PYTEST_ARGS ?=
 
-.PHONY: help setup run test test-fast train eval-nlu bench-faq model clean
+.PHONY: help setup run test test-fast train eval-nlu bench-faq bench-load bench-faults model clean
 
 help:
 	@echo "make run       set up both venvs, build the embedding model, train if needed, start everything"
@@ -20,6 +20,8 @@ help:
 	@echo "make eval-nlu  NLU evaluation on the held-out test set (intent macro-F1, entity F1)"
 	@echo "make train     retrain the Rasa model if its inputs changed"
 	@echo "make bench-faq retriever benchmark on ../shared/eval/faq_transfer (dev split)"
+	@echo "make bench-load    load benchmark of a private stack (levels 50..1000 conversations, ~8 min)"
+	@echo "make bench-faults  fault harness + bad-input corpus on a private stack (~7 min)"
 
 $(VENV)/.installed: pyproject.toml
 	@test -n "$(PYTHON311)" || { echo "Python 3.11 not found: set PYTHON311=/path/to/python3.11"; exit 1; }
@@ -60,6 +62,14 @@ eval-nlu: setup
 
 bench-faq: setup model
 	$(VENV)/bin/govbot-bench faq --kb ../shared/eval/faq_transfer/kb.tsv --split-dev ../shared/eval/faq_transfer/dev.tsv
+
+bench-load: setup model
+	$(GOVBOT) train
+	$(VENV)/bin/govbot-bench load
+
+bench-faults: setup model
+	$(GOVBOT) train
+	$(VENV)/bin/govbot-bench faults
 
 clean:
 	rm -rf var/models var/log
