@@ -25,9 +25,28 @@ def family_of(path: str) -> str | None:
 
 
 def needs_body(family: str | None, method: str, query: dict[str, list[str]]) -> bool:
+    """web: the user id is in the body; wechat: the message id that tells WeChat's retries apart is."""
     if method != "POST":
         return False
-    return family == "web" or (family == "wechat" and not query.get("openid"))
+    return family in {"web", "wechat"}
+
+
+def wechat_delivery_key(body: bytes | None) -> str | None:
+    """What WeChat's up-to-three deliveries of one message share: ``MsgId`` (events: sender + time),
+    or, in safe mode, the ciphertext itself (WeChat re-sends the same one). None when unreadable.
+    """
+    try:
+        root = SafeET.fromstring(body or b"")
+    except Exception:  # noqa: BLE001 - malformed or hostile XML: the channel refuses it
+        return None
+    msg_id = root.findtext("MsgId") or root.findtext("MsgID")
+    if msg_id:
+        return "m:" + _digest(msg_id)
+    encrypted = root.findtext("Encrypt")
+    if encrypted:
+        return "e:" + _digest(encrypted)
+    sender, created = root.findtext("FromUserName"), root.findtext("CreateTime")
+    return "t:" + _digest(f"{sender}|{created}|{root.findtext('Event')}") if sender and created else None
 
 
 def _digest(value: str) -> str:

@@ -24,7 +24,11 @@ def install_security(app: FastAPI, settings: LimitSettings | None = None,
     app.state.limit_settings = settings
     rate_limiter: RateLimiter | None = None
     if settings.enabled:
-        rate_limiter = limiter or build_limiter(settings.backend, settings.redis_url)
+        if limiter is None:
+            from connectors.config import get_settings
+
+            limiter = build_limiter(settings.backend, settings.redis_url, get_settings().redis.key_prefix)
+        rate_limiter = limiter
         # add_middleware wraps: the last added runs first
         app.add_middleware(RateLimitMiddleware, limiter=rate_limiter, settings=settings)
         app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, exempt_prefixes=BODY_LIMIT_EXEMPT)

@@ -104,9 +104,10 @@ def retry_after_header(wait_s: float) -> str:
     return str(max(1, math.ceil(wait_s)))
 
 
-def build_limiter(backend: str, redis_url: str) -> RateLimiter:
+def build_limiter(backend: str, redis_url: str, key_prefix: str = "govbot") -> RateLimiter:
+    """``key_prefix`` is ``[redis] key_prefix``: deployments sharing one Redis keep their buckets apart."""
     if backend == "redis":
-        return RedisRateLimiter(redis_url)
+        return RedisRateLimiter(redis_url, prefix=f"{key_prefix}:rl:")
     if backend == "memory":
         return MemoryRateLimiter()
     raise ValueError(f"unknown [limits] backend {backend!r}: use 'memory' or 'redis'")

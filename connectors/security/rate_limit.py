@@ -8,6 +8,8 @@ message never reaches the gateway: nothing is stored, nothing goes to Rasa.
 from __future__ import annotations
 
 import json
+import time
+from collections import OrderedDict
 from urllib.parse import parse_qs
 
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -19,11 +21,14 @@ from connectors.security.identity import (
     identity_of,
     needs_body,
     wechat_busy_reply,
+    wechat_delivery_key,
 )
 from connectors.security.limiter import RateLimiter, retry_after_header
 from connectors.security.settings import LimitSettings
 
 EXEMPT_PATHS = ("/healthz",)
+WECHAT_RETRY_WINDOW_S = 60.0  # WeChat retries within ~15 s; a minute is plenty
+WECHAT_SEEN_MAX = 50_000
 
 
 def client_ip(scope: Scope, trust_forwarded: bool) -> str:
@@ -46,6 +51,7 @@ class RateLimitMiddleware:
         self.app, self.limiter, self.settings = app, limiter, settings
         self.ip_rate = settings.ip_per_minute / 60.0
         self.identity_rate = settings.identity_burst / settings.identity_window_s
+        self._wechat_seen: OrderedDict[str, float] = OrderedDict()  # (openid, message) → first seen
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in {"http", "websocket"} or scope["path"].startswith(EXEMPT_PATHS):
@@ -71,7 +77,8 @@ class RateLimitMiddleware:
                     return
                 receive = replay(messages, receive)
             who = identity_of(family, method, scope["query_string"], dict(scope["headers"]), body)
-            if who is not None:
+            retry = family == "wechat" and self._wechat_retry(who, body)
+            if who is not None and not retry:
                 wait = await self.limiter.take(f"id:{family}:{who}", self.settings.identity_burst,
                                                self.identity_rate)
         if wait > 0:
@@ -84,6 +91,25 @@ class RateLimitMiddleware:
             await self._refuse(send, family, scope, wait, body)
             return
         await self.app(scope, receive, send)
+
+    def _wechat_retry(self, who: str | None, body: bytes | None) -> bool:
+        """WeChat re-sends a message it got no answer to within 5 s: those deliveries are one request
+        of the citizen, so only the first takes a token (otherwise a retry could be answered
+        "请稍后再试" in place of the answer being prepared). Remembered per process for a minute.
+        """
+        key = wechat_delivery_key(body) if who is not None else None
+        if key is None:
+            return False
+        now = time.monotonic()
+        while self._wechat_seen and next(iter(self._wechat_seen.values())) < now - WECHAT_RETRY_WINDOW_S:
+            self._wechat_seen.popitem(last=False)
+        seen_key = f"{who}|{key}"
+        if seen_key in self._wechat_seen:
+            return True
+        self._wechat_seen[seen_key] = now
+        if len(self._wechat_seen) > WECHAT_SEEN_MAX:
+            self._wechat_seen.popitem(last=False)
+        return False
 
     async def _refuse(self, send: Send, family: str | None, scope: Scope, wait: float, body: bytes | None) -> None:
         retry = retry_after_header(wait)

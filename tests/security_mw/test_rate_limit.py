@@ -103,3 +103,18 @@ def test_wechat_over_limit_gets_a_passive_busy_reply_and_is_not_processed(build)
                             content=b"<xml><Encrypt>abc</Encrypt></xml>")
     assert encrypted.text == "success"
     assert len(seen) == 6
+
+
+def test_wechat_retries_of_one_message_take_one_token(build) -> None:
+    """WeChat re-sends an unanswered message up to three times: that is one request of the citizen."""
+    app, seen = build(IDENTITY, MemoryRateLimiter(clock=Clock()))
+    client = TestClient(app)
+
+    def send(msgid: int):
+        return client.post("/channels/wechat", params={"openid": "oRetry"},
+                           content=WECHAT_XML.format(openid="oRetry", msgid=msgid).encode())
+
+    first = [send(1).text for _ in range(3)] + [send(2).text for _ in range(3)] + [send(3).text for _ in range(3)]
+    assert first == ["processed"] * 9  # three messages, each delivered three times, within a burst of 3
+    assert "请稍后再试" in send(4).text  # a fourth message is over the limit
+    assert len(seen) == 9

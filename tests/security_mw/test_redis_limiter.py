@@ -73,3 +73,21 @@ def test_unreachable_redis_fails_open() -> None:
             await limiter.close()
 
     assert asyncio.run(scenario()) == 0.0
+
+
+def test_deployments_with_different_key_prefixes_do_not_share_buckets() -> None:
+    """``[redis] key_prefix`` separates deployments (or tests) that share one Redis server."""
+    from connectors.security.limiter import build_limiter
+
+    async def scenario() -> tuple[float, float]:
+        ours, theirs = build_limiter("redis", REDIS_URL, "govbot-a"), build_limiter("redis", REDIS_URL, "govbot-b")
+        key = f"prefix-{uuid.uuid4().hex}"
+        try:
+            assert await ours.take(key, 1, 0.01) == 0.0
+            return await ours.take(key, 1, 0.01), await theirs.take(key, 1, 0.01)
+        finally:
+            await ours.close()
+            await theirs.close()
+
+    ours_again, theirs_first = asyncio.run(scenario())
+    assert ours_again > 0 and theirs_first == 0.0
