@@ -74,14 +74,18 @@ class AccessTokenManager:
             if self._fresh():
                 assert self._token is not None
                 return self._token
-            return await self._fetch()
+            return await self._obtain(stale=None)
 
     async def rejected(self, token: str) -> str:
         """The API said ``token`` is invalid: refresh unless someone already replaced it."""
         async with self._lock:
             if self._token is not None and self._token != token and self._fresh():
                 return self._token
-            return await self._fetch()
+            return await self._obtain(stale=token)
+
+    async def _obtain(self, stale: str | None) -> str:
+        """A new token (called under the lock); ``stale`` is the one WeChat just rejected, if any."""
+        return await self._fetch()
 
     async def _fetch(self) -> str:
         self.fetches += 1
@@ -148,33 +152,14 @@ class RedisAccessTokenManager(AccessTokenManager):
         self._release = self._redis.register_script(_RELEASE)
         self.shared_reads = 0  # tokens taken from Redis (another gateway fetched them)
 
-    async def token(self) -> str:
+    async def _obtain(self, stale: str | None) -> str:
         from redis.exceptions import RedisError
 
-        if self._fresh():
-            assert self._token is not None
-            return self._token
-        async with self._lock:
-            if self._fresh():
-                assert self._token is not None
-                return self._token
-            try:
-                return await self._shared(stale=None)
-            except (RedisError, OSError) as exc:
-                log.warning("wechat token: Redis unavailable (%s); fetching without coordination", exc)
-                return await self._fetch()
-
-    async def rejected(self, token: str) -> str:
-        from redis.exceptions import RedisError
-
-        async with self._lock:
-            if self._token is not None and self._token != token and self._fresh():
-                return self._token
-            try:
-                return await self._shared(stale=token)
-            except (RedisError, OSError) as exc:
-                log.warning("wechat token: Redis unavailable (%s); fetching without coordination", exc)
-                return await self._fetch()
+        try:
+            return await self._shared(stale=stale)
+        except (RedisError, OSError) as exc:
+            log.warning("wechat token: Redis unavailable (%s); fetching without coordination", exc)
+            return await self._fetch()
 
     async def _read(self, stale: str | None) -> str | None:
         """The token in Redis unless it is missing or the one just rejected; adopts its refresh time."""
