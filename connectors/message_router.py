@@ -13,13 +13,12 @@ import logging
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import timezone
 from typing import Any
 
 from connectors.config import HandoffSettings
 from connectors.conversations import service as store
 from connectors.conversations.models import Conversation, ConversationMode, MessageAuthor, MessageDirection
-from connectors.db import Database, utcnow
+from connectors.db import Database, as_utc, utcnow
 from connectors.handoff import service as handoff
 from connectors.hotline12345 import events as hotline_events
 from connectors.identity import service as identity
@@ -38,11 +37,6 @@ FAILURES_BEFORE_OFFER = 2
 # an inbound stored this long ago without any outcome is no longer being answered by anyone (the
 # gateway answering it died): longer than a Rasa call may take (rasa.timeout_s) plus persisting
 ORPHAN_AFTER_S = 20.0
-
-
-def as_utc(moment: Any) -> Any:
-    """SQLite hands back naive datetimes; everything we store is UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 @dataclass(frozen=True)
@@ -70,6 +64,11 @@ class Outcome:
     mode: str
     replies: list[Reply]
     duplicate: bool = False
+
+
+def _stored_replies(session: Any, message: Any) -> list[Reply]:
+    """The replies already persisted for an inbound: what a retry of it gets again."""
+    return [Reply(m.text, (m.payload or {}).get("buttons", []), m.author) for m in store.replies_to(session, message)]
 
 
 class MessageRouter:
@@ -174,10 +173,7 @@ class MessageRouter:
                     pending = self._inflight.get(seen.id)
                     if pending is not None:
                         return "wait", pending
-                    previous = [
-                        Reply(m.text, (m.payload or {}).get("buttons", []), m.author)
-                        for m in store.replies_to(session, seen)
-                    ]
+                    previous = _stored_replies(session, seen)
                     if previous or seen.status != "received":
                         return "done", Outcome(conversation.id, conversation.mode, previous, duplicate=True)
                     age = (utcnow() - as_utc(seen.created_at)).total_seconds()
@@ -221,9 +217,7 @@ class MessageRouter:
             assert conversation is not None
             message = session.get(store.Message, message_id)
             if message.status != "received":  # answered meanwhile by another gateway: never answer twice
-                previous = [Reply(m.text, (m.payload or {}).get("buttons", []), m.author)
-                            for m in store.replies_to(session, message)]
-                return Outcome(conversation.id, conversation.mode, previous, duplicate=True)
+                return Outcome(conversation.id, conversation.mode, _stored_replies(session, message), duplicate=True)
             if conversation.mode == ConversationMode.BOT:
                 conversation.bot_failures = conversation.bot_failures + 1 if failed else 0
                 if failed and conversation.bot_failures >= FAILURES_BEFORE_OFFER:

@@ -37,7 +37,7 @@ from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from connectors.conversations.models import ChannelIdentity, Conversation, Message, MessageDirection
-from connectors.db import utcnow
+from connectors.db import as_utc, utcnow
 from connectors.errors import error_body
 from connectors.message_router import Inbound
 
@@ -115,8 +115,7 @@ class StartupRecovery:
                     .order_by(ChannelIdentity.id.desc()))
                 if external is None:
                     continue
-                created = message.created_at
-                created = created if created.tzinfo else created.replace(tzinfo=now.tzinfo)
+                created = as_utc(message.created_at)
                 inbound = Inbound(channel=message.channel, user_id=external, text=message.text,
                                   channel_message_id=message.channel_message_id)
                 found.append((message.id, inbound, (now - created).total_seconds()))

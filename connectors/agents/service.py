@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from connectors.agents.models import Agent, AgentSession, AuditEvent
 from connectors.agents.passwords import hash_password, verify_password
-from connectors.db import utcnow
+from connectors.db import as_utc, utcnow
 
 # scrypt of a fixed password: failed logins for unknown names cost the same time as wrong passwords
 _DUMMY_HASH = hash_password("not-a-real-password")
@@ -35,10 +35,6 @@ def create_agent(session: Session, name: str, password: str, skills: str | list[
     session.add(agent)
     session.flush()
     return agent
-
-
-def _aware(moment: dt.datetime) -> dt.datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
 
 
 def _digest(token: str) -> str:
@@ -68,7 +64,7 @@ def agent_for_token(session: Session, token: str | None, touch: bool = True) -> 
     if not token:
         return None
     row = session.get(AgentSession, _digest(token))
-    if row is None or row.revoked or _aware(row.expires_at) <= utcnow():
+    if row is None or row.revoked or as_utc(row.expires_at) <= utcnow():
         return None
     agent = session.get(Agent, row.agent_id)
     if agent is None or not agent.active:

@@ -33,7 +33,7 @@ from connectors.conversations.models import (
     MessageAuthor,
     MessageDirection,
 )
-from connectors.db import utcnow
+from connectors.db import as_utc, utcnow
 from connectors.errors import ApiError
 from connectors.handoff import service as handoff
 from connectors.handoff.desk import HandoffDesk
@@ -79,7 +79,7 @@ def _error(exc: handoff.HandoffError) -> ApiError:
 def _iso(moment: dt.datetime | None) -> str | None:
     if moment is None:
         return None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)).isoformat()
+    return as_utc(moment).isoformat()
 
 
 def agent_view(agent: Agent) -> dict[str, Any]:
@@ -193,7 +193,7 @@ def agent_router(desk: HandoffDesk) -> APIRouter:  # noqa: C901 - one closure pe
         for ticket in tickets:
             positions[ticket.skill] = positions.get(ticket.skill, 0) + 1
             conversation = session.get(Conversation, ticket.conversation_id)
-            created = ticket.created_at if ticket.created_at.tzinfo else ticket.created_at.replace(tzinfo=dt.timezone.utc)
+            created = as_utc(ticket.created_at)
             waiting.append({"ticket_id": ticket.id, "conversation_id": ticket.conversation_id, "skill": ticket.skill,
                             "position": positions[ticket.skill], "channel": conversation.channel if conversation else "",
                             "waited_s": int((now - created).total_seconds()),

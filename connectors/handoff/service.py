@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from connectors.conversations import service as store
 from connectors.conversations.models import Conversation, ConversationMode, Message, MessageAuthor, MessageDirection
-from connectors.db import utcnow
+from connectors.db import as_utc, utcnow
 from connectors.handoff.models import HandoffTicket, TicketStatus
 
 CONTACT_12345_PAYLOAD = "/contact_12345"
@@ -144,9 +144,6 @@ def serving_skill(session: Session, skill: str, default_skill: str, window_s: in
     return default_skill
 
 
-def _aware(moment: dt.datetime) -> dt.datetime:
-    # SQLite hands back naive datetimes for timezone-aware columns; everything we store is UTC
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
 
 
 def eta_seconds(session: Session, skill: str, position: int, agents_online: int, default_handle_s: int) -> float:
@@ -158,7 +155,7 @@ def eta_seconds(session: Session, skill: str, position: int, agents_online: int,
         .order_by(HandoffTicket.closed_at.desc())
         .limit(ETA_SAMPLE)
     ).all()
-    durations = [(_aware(c) - _aware(a)).total_seconds() for a, c in rows]
+    durations = [(as_utc(c) - as_utc(a)).total_seconds() for a, c in rows]
     handle = statistics.median(durations) if durations else float(default_handle_s)
     return handle * math.ceil(position / max(1, agents_online))
 
@@ -412,7 +409,7 @@ def metrics(session: Session, since: dt.datetime | None = None) -> dict[str, Any
     one_time = [t for t in connected if t.asks <= 1 and t.status != TicketStatus.DIVERTED]
     abandoned = [t for t in decided if t.status == TicketStatus.ABANDONED]
     diverted = [t for t in decided if t.status == TicketStatus.DIVERTED]
-    waits = [(_aware(t.assigned_at) - _aware(t.created_at)).total_seconds() for t in connected if t.assigned_at]
+    waits = [(as_utc(t.assigned_at) - as_utc(t.created_at)).total_seconds() for t in connected if t.assigned_at]
     return {
         "requests": len(originals),
         "decided": len(decided),

@@ -15,7 +15,7 @@ import logging
 import random
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 from sqlalchemy import and_, or_, select, update
 from starlette.concurrency import run_in_threadpool
@@ -26,13 +26,6 @@ from connectors.hotline12345.settings import HotlineSettings
 from connectors.hotline12345.target import DeliveryResult, WorkOrderTarget
 
 log = logging.getLogger(__name__)
-
-
-def as_utc(moment: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes; everything we store is UTC."""
-    if moment is None:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def backoff_delay(attempts: int, base_s: float, max_s: float, rng: random.Random | None = None) -> float:

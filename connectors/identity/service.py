@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from connectors.conversations.models import ChannelIdentity, CitizenIdentity, Conversation, ConversationMode
-from connectors.db import utcnow
+from connectors.db import as_utc, utcnow
 from connectors.identity.models import LinkCode
 
 CODE_TTL = timedelta(minutes=10)
@@ -67,7 +67,7 @@ def _issue(session: Session, conversation: Conversation, channel: str) -> Comman
     for _ in range(10):
         code = f"{secrets.randbelow(10**6):06d}"
         existing = session.get(LinkCode, code)
-        if existing is None or existing.used_at is not None or existing.expires_at.replace(tzinfo=utcnow().tzinfo) < utcnow():
+        if existing is None or existing.used_at is not None or as_utc(existing.expires_at) < utcnow():
             if existing is not None:
                 session.delete(existing)
                 session.flush()
@@ -85,9 +85,7 @@ def _issue(session: Session, conversation: Conversation, channel: str) -> Comman
 def _use(session: Session, conversation: Conversation, channel: str, external_id: str, code: str) -> CommandResult:
     link = session.get(LinkCode, code)
     now = utcnow()
-    if link is None or link.used_at is not None or link.failures >= MAX_FAILURES or link.expires_at.replace(
-        tzinfo=now.tzinfo
-    ) < now:
+    if link is None or link.used_at is not None or link.failures >= MAX_FAILURES or as_utc(link.expires_at) < now:
         return CommandResult(conversation, "关联码无效或已过期，请在原渠道发送“绑定账号”重新获取。")
     identity = _identity(session, channel, external_id)
     if identity.citizen_id == link.citizen_id:
