@@ -32,21 +32,22 @@ def needs_body(family: str | None, method: str, query: dict[str, list[str]]) -> 
 
 
 def wechat_delivery_key(body: bytes | None) -> str | None:
-    """What WeChat's up-to-three deliveries of one message share: ``MsgId`` (events: sender + time),
-    or, in safe mode, the ciphertext itself (WeChat re-sends the same one). None when unreadable.
+    """What WeChat's up-to-three deliveries of one message share: the channel's own dedupe key
+    (:func:`connectors.wechat.payload.channel_message_id`), or, in safe mode, the ciphertext itself
+    (WeChat re-sends the same one). None when unreadable.
     """
+    from connectors.errors import ApiError
+    from connectors.wechat.payload import channel_message_id, parse_xml
+
     try:
-        root = SafeET.fromstring(body or b"")
-    except Exception:  # noqa: BLE001 - malformed or hostile XML: the channel refuses it
+        data = parse_xml(body or b"")
+    except ApiError:  # malformed or hostile XML: the channel refuses it
         return None
-    msg_id = root.findtext("MsgId") or root.findtext("MsgID")
-    if msg_id:
-        return "m:" + _digest(msg_id)
-    encrypted = root.findtext("Encrypt")
-    if encrypted:
-        return "e:" + _digest(encrypted)
-    sender, created = root.findtext("FromUserName"), root.findtext("CreateTime")
-    return "t:" + _digest(f"{sender}|{created}|{root.findtext('Event')}") if sender and created else None
+    if data.get("Encrypt"):
+        return "e:" + _digest(str(data["Encrypt"]))
+    if not (data.get("MsgId") or data.get("MsgID") or (data.get("FromUserName") and data.get("CreateTime"))):
+        return None
+    return "m:" + _digest(channel_message_id(data))
 
 
 def _digest(value: str) -> str:
